@@ -1,0 +1,67 @@
+# greenserver: everything goes through the project venv in .venv, created on
+# first use.  `make test` is what CI runs (via .ci/run).
+
+PY ?= python3
+VENV = .venv
+BIN = $(VENV)/bin
+INSTALLED = $(VENV)/.installed
+INSTALLED_TEST = $(VENV)/.installed-test
+
+# Lint and type-check only the trees that exist (tests/typing, bench, ... may
+# not exist yet).
+LINT_PATHS = $(wildcard greenserver tests examples bench)
+TYPE_PATHS = $(wildcard greenserver examples tests/typing)
+
+.DEFAULT_GOAL := test
+# `make test` runs its steps strictly in order, even under -j.
+.NOTPARALLEL:
+.PHONY: demo test lint typecheck lint-imports stress bench format clean sysdeps
+
+# System packages the build or the tests need; none yet.  Example:
+#	command -v redis-cli >/dev/null || \
+#	  (apt-get update && apt-get install -y redis-tools)
+sysdeps:
+	@:
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+$(INSTALLED): setup.cfg pyproject.toml | sysdeps $(BIN)/python
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(INSTALLED_TEST): setup.cfg pyproject.toml | sysdeps $(BIN)/python
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+demo: $(INSTALLED)
+	$(BIN)/python examples/demo.py
+
+test: sysdeps lint typecheck lint-imports
+	$(BIN)/python -m pytest -q tests README.md
+
+lint: $(INSTALLED_TEST)
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+
+typecheck: $(INSTALLED_TEST)
+	$(BIN)/mypy $(TYPE_PATHS)
+
+lint-imports: $(INSTALLED_TEST)
+	$(BIN)/lint-imports
+
+stress: $(INSTALLED_TEST)
+	$(BIN)/python -m pytest -q -m stress tests
+
+bench: $(INSTALLED)
+	$(BIN)/python -m bench
+
+format: $(INSTALLED_TEST)
+	$(BIN)/ruff format $(LINT_PATHS)
+	$(BIN)/ruff check --fix $(LINT_PATHS)
+
+clean:
+	rm -rf build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +

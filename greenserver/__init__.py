@@ -1,0 +1,98 @@
+"""greenserver: Erlang/OTP's process model for Python, on gevent.
+
+Everything public is importable as ``import greenserver as gs``; see the
+README and ``API.md`` for the contract.
+"""
+
+from __future__ import annotations
+
+from ._child_spec import ChildSpec
+from ._dynamic_supervisor import DynamicSupervisor
+from ._errors import (
+    AlreadyRegisteredError,
+    AlreadyStartedError,
+    BadReturnError,
+    CallError,
+    CallTimeoutError,
+    Exit,
+    NoProcessError,
+    ServerExitError,
+    StartError,
+    SupervisorError,
+)
+from ._gen_server import GenServer
+from ._pid import Pid, Ref
+from ._process import (
+    Down,
+    ExitSignal,
+    Via,
+    alive,
+    demonitor,
+    exit,
+    info,
+    link,
+    monitor,
+    processes,
+    receive,
+    register,
+    registered,
+    self,
+    send,
+    spawn,
+    spawn_link,
+    spawn_monitor,
+    trap_exits,
+    unlink,
+    unregister,
+    whereis,
+)
+from ._results import Ignore, NoReply, Ok, Reply, Stop
+from ._supervisor import Supervisor
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AlreadyRegisteredError",
+    "AlreadyStartedError",
+    "BadReturnError",
+    "CallError",
+    "CallTimeoutError",
+    "ChildSpec",
+    "Down",
+    "DynamicSupervisor",
+    "Exit",
+    "ExitSignal",
+    "GenServer",
+    "Ignore",
+    "NoProcessError",
+    "NoReply",
+    "Ok",
+    "Pid",
+    "Ref",
+    "Reply",
+    "ServerExitError",
+    "StartError",
+    "Stop",
+    "Supervisor",
+    "SupervisorError",
+    "Via",
+    "alive",
+    "demonitor",
+    "exit",
+    "info",
+    "link",
+    "monitor",
+    "processes",
+    "receive",
+    "register",
+    "registered",
+    "self",
+    "send",
+    "spawn",
+    "spawn_link",
+    "spawn_monitor",
+    "trap_exits",
+    "unlink",
+    "unregister",
+    "whereis",
+]

@@ -1,0 +1,724 @@
+"""GenServer: the client/server behaviour, as Elixir's ``GenServer`` documents it.
+
+Callbacks (only ``init`` is required; each runs in the server's process):
+
+* ``init(arg)`` runs before ``start``/``start_link`` returns. Returns ``Ok(state)``,
+  ``Ignore()`` or ``Stop(reason)``; an exception makes the start fail.
+* ``handle_call(request, from_, state)`` for ``call``: ``Reply(reply, state)``,
+  ``NoReply(state)`` (answer later with ``GenServer.reply(from_, ...)``) or
+  ``Stop(reason, state, reply=...)``. The default crashes the server.
+* ``handle_cast(request, state)`` for ``cast`` and ``handle_info(msg, state)`` for
+  any other message: ``NoReply(state)`` or ``Stop(reason, state)``. The default
+  ``handle_cast`` crashes; the default ``handle_info`` logs and ignores.
+* ``handle_continue(arg, state)`` after a result with ``continue_=arg``, before
+  any other message.
+* ``terminate(reason, state)`` when a callback returns ``Stop``, raises or
+  returns something invalid, on ``GenServer.stop``, and when the parent exits
+  while the server traps exits. It is *not* called when an exit signal kills
+  a server that does not trap exits. Its return value is ignored; if it
+  raises, that exception becomes the exit reason.
+* ``code_change(old_vsn, state, extra)`` on a hot upgrade: ``Ok(new_state)``.
+* ``format_status(status)`` shapes what reports and ``sys.get_status`` show.
+
+Anything a callback returns outside its contract (a bare ``None`` from a
+forgotten ``return`` is the classic) stops the server with
+``BadReturnError(callback, value)``. A crash logs one ``crash_report``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any, ClassVar, Final, Generic, TypeVar, final
+
+from . import _instrument, _reports
+from ._child_spec import ChildSpec
+from ._errors import (
+    AlreadyRegisteredError,
+    AlreadyStartedError,
+    BadReturnError,
+    CallError,
+    CallTimeoutError,
+    Exit,
+    NoProcessError,
+    ServerExitError,
+    StartError,
+)
+from ._mailbox import Match
+from ._pid import Pid, Ref
+from ._proc_lib import Starter, init_ack, init_fail
+from ._proc_lib import start as proc_lib_start
+from ._process import (
+    Down,
+    ExitSignal,
+    Process,
+    Via,
+    _add_monitor,
+    current_process,
+    demonitor_process,
+    hibernate,
+    is_normal,
+    receive_in,
+    register,
+    resolve,
+    via_backend,
+)
+from ._results import UNSET, Ignore, NoReply, Ok, Reply, Stop
+
+S = TypeVar("S")
+
+
+@final
+class _Call:
+    __slots__ = ("from_", "request")
+
+    def __init__(self, from_: Ref, request: object) -> None:
+        self.from_ = from_
+        self.request = request
+
+    def __repr__(self) -> str:
+        return f"call {self.request!r}"
+
+
+@final
+class _Cast:
+    __slots__ = ("request",)
+
+    def __init__(self, request: object) -> None:
+        self.request = request
+
+    def __repr__(self) -> str:
+        return f"cast {self.request!r}"
+
+
+@final
+class _System:
+    __slots__ = ("from_", "request")
+
+    def __init__(self, from_: Ref, request: object) -> None:
+        self.from_ = from_
+        self.request = request
+
+    def __repr__(self) -> str:
+        return f"system {self.request!r}"
+
+
+@final
+class _Reply:
+    __slots__ = ("ref", "value")
+
+    def __init__(self, ref: Ref, value: object) -> None:
+        self.ref = ref
+        self.value = value
+
+
+_IGNORED: Final = object()
+
+
+def _send_reply(from_: Ref, value: object) -> None:
+    owner = from_._owner
+    if from_._alias and owner is not None and owner.alive:
+        if _instrument.enabled:
+            _instrument.emit("reply", owner.pid, ref=from_, value=value)
+        owner.mailbox.put(_Reply(from_, value))
+
+
+def _describe(server: object) -> str:
+    return repr(server)
+
+
+# --- the client side ----------------------------------------------------------
+
+
+def _target(server: object, request: object) -> Process:
+    proc = resolve(server)
+    if proc is None or not proc.alive:
+        raise NoProcessError(f"no process {_describe(server)}", server=server, request=request)
+    return proc
+
+
+def _check_cycle(me: Process, target: Process, server: object, request: object) -> None:
+    if target is me:
+        raise CallError(
+            f"process {me.pid!r} called itself with {request!r}; "
+            "it would wait forever (calling_self)",
+            server=server,
+            request=request,
+        )
+    chain = [me.pid, target.pid]
+    hop = target.calling
+    while hop is not None and len(chain) < 10_000:
+        if hop is me:
+            cycle = " -> ".join(repr(p) for p in [*chain, me.pid])
+            raise CallError(
+                f"call cycle {cycle}: each waits for the next, so none would ever answer",
+                server=server,
+                request=request,
+            )
+        chain.append(hop.pid)
+        hop = hop.calling
+
+
+def call_process(
+    server: object, request: object, timeout: float | None, envelope: type[_Call] | type[_System]
+) -> object:
+    """Make a synchronous request and return the reply (see ``GenServer.call``)."""
+    me = current_process()
+    target = _target(server, request)
+    if target is me or target.calling is not None:
+        _check_cycle(me, target, server, request)
+    ref = _add_monitor(me, target, alias=True)
+    if _instrument.enabled:
+        _instrument.emit("call", me.pid, server=target.pid, request=request)
+    target.mailbox.put(envelope(ref, request))
+
+    def is_answer(msg: object) -> bool:
+        return (type(msg) is _Reply and msg.ref is ref) or (type(msg) is Down and msg.ref is ref)
+
+    match: Match = is_answer
+    me.calling = target
+    try:
+        msg = receive_in(me, match, timeout)
+    except TimeoutError:
+        demonitor_process(me, ref, flush=True)
+        raise CallTimeoutError(
+            f"call to {_describe(server)} timed out after {timeout}s; request was {request!r}",
+            server=server,
+            request=request,
+        ) from None
+    finally:
+        me.calling = None
+    if type(msg) is _Reply:
+        demonitor_process(me, ref, flush=True)
+        return msg.value
+    assert type(msg) is Down
+    reason = msg.reason
+    if type(reason) is str and reason == "noproc":
+        raise NoProcessError(f"no process {_describe(server)}", server=server, request=request)
+    raise ServerExitError(
+        f"{_describe(server)} exited with {_reports.short(reason)} before replying to {request!r}",
+        reason=reason,
+        server=server,
+        request=request,
+    )
+
+
+def cast_process(server: object, request: object) -> None:
+    """Send an asynchronous request; never fails (see ``GenServer.cast``)."""
+    try:
+        proc = resolve(server)
+    except NoProcessError:
+        return
+    if proc is not None and proc.alive:
+        if _instrument.enabled:
+            _instrument.emit("cast", proc.pid, request=request)
+        proc.mailbox.put(_Cast(request))
+
+
+def stop_process(server: object, reason: object, timeout: float | None) -> None:
+    """Stop a server through a system message and wait for its exit."""
+    me = current_process()
+    target = _target(server, ("stop", reason))
+    if target is me:
+        _check_cycle(me, target, server, ("stop", reason))
+    ref = _add_monitor(me, target)
+    target.mailbox.put(_System(ref, ("terminate", reason)))
+
+    def is_down(msg: object) -> bool:
+        return type(msg) is Down and msg.ref is ref
+
+    try:
+        down = receive_in(me, is_down, timeout)
+    except TimeoutError:
+        demonitor_process(me, ref, flush=True)
+        raise CallTimeoutError(
+            f"stopping {_describe(server)} timed out after {timeout}s",
+            server=server,
+            request=("stop", reason),
+        ) from None
+    assert type(down) is Down
+    if type(down.reason) is str and down.reason == "noproc":
+        raise NoProcessError(f"no process {_describe(server)}", server=server)
+    if down.reason is not reason and down.reason != reason:
+        raise ServerExitError(
+            f"{_describe(server)} exited with {_reports.short(down.reason)} while stopping",
+            reason=down.reason,
+            server=server,
+            request=("stop", reason),
+        )
+
+
+# --- the server side ----------------------------------------------------------
+
+
+class _Terminate(Exception):
+    """Unwind the loop to terminate with ``reason`` (after ``terminate``)."""
+
+    def __init__(self, reason: object, state: object, reply_to: Ref | None, reply: object) -> None:
+        self.reason = reason
+        self.state = state
+        self.reply_to = reply_to
+        self.reply = reply
+
+
+@final
+class _Context:
+    """What the loop of one server keeps between callbacks."""
+
+    __slots__ = ("hibernate_after", "last", "parent", "proc", "server", "suspended")
+
+    def __init__(
+        self, proc: Process, server: GenServer[Any], parent: Process, hibernate_after: float | None
+    ) -> None:
+        self.proc = proc
+        self.server = server
+        self.parent = parent
+        self.hibernate_after = hibernate_after
+        self.last: object = None
+        self.suspended = False
+
+
+def _enter(
+    starter: Starter,
+    cls: type[GenServer[Any]],
+    arg: object,
+    name: str | Via | None,
+    hibernate_after: float | None,
+) -> object:
+    """Body of a new server process: register, ``init``, acknowledge, loop."""
+    proc = current_process()
+    if name is not None:
+        holder = _register_name(proc, name)
+        if holder is not None:
+            init_fail(starter, AlreadyStartedError(holder, name))
+            return None
+    server = cls()
+    try:
+        result = server.init(arg)
+    except Exit as exc:
+        init_fail(starter, exc.reason)
+        raise
+    except Exception as exc:
+        _crash_report(proc, server, exc, None, None, "init")
+        init_fail(starter, exc)
+        raise Exit(exc) from None
+    rtype = type(result)
+    if rtype is Ok:
+        assert isinstance(result, Ok)
+        init_ack(starter, proc.pid)
+        ctx = _Context(proc, server, starter.parent, hibernate_after)
+        return _loop(ctx, result.state, result)
+    if rtype is Ignore:
+        init_ack(starter, _IGNORED)
+        return None
+    if rtype is Stop:
+        assert isinstance(result, Stop)
+        init_fail(starter, result.reason)
+        raise Exit(result.reason)
+    bad = BadReturnError(f"{cls.__qualname__}.init", result)
+    _crash_report(proc, server, bad, None, None, "init")
+    init_fail(starter, bad)
+    raise Exit(bad)
+
+
+def _register_name(proc: Process, name: str | Via) -> Pid | None:
+    """Register *name* for *proc*; return the holder's pid if it is taken."""
+    if type(name) is Via:
+        holder = via_backend.whereis(name)
+        if holder is not None:
+            return holder
+        try:
+            via_backend.register(name, proc.pid)
+        except AlreadyRegisteredError:
+            return via_backend.whereis(name) or proc.pid
+        return None
+    assert type(name) is str
+    try:
+        register(name, proc.pid)
+    except AlreadyRegisteredError:
+        holder_proc = resolve(name)
+        return holder_proc.pid if holder_proc is not None else proc.pid
+    return None
+
+
+def _loop(ctx: _Context, state: Any, flow: Ok[Any] | Reply[Any] | NoReply[Any]) -> object:
+    """Serve messages until the server stops; returns only to hibernate."""
+    proc = ctx.proc
+    server = ctx.server
+    try:
+        while True:
+            # The options of the last result decide what happens next.
+            cont = flow.continue_
+            if cont is not UNSET:
+                ctx.last = ("continue", cont)
+                flow = _flow(ctx, "handle_continue", server.handle_continue(cont, state), state)
+                state = flow.state
+                continue
+            if flow.hibernate:
+                return _hibernate(ctx, state)
+            timeout = flow.timeout
+            if timeout is None and ctx.hibernate_after is not None:
+                try:
+                    msg = receive_in(proc, None, ctx.hibernate_after)
+                except TimeoutError:
+                    return _hibernate(ctx, state)
+            else:
+                try:
+                    msg = receive_in(proc, None, timeout)
+                except TimeoutError:
+                    msg = "timeout"
+            ctx.last = msg
+            mtype = type(msg)
+            if mtype is _Call:
+                assert isinstance(msg, _Call)
+                result = server.handle_call(msg.request, msg.from_, state)
+                rtype = type(result)
+                if rtype is Reply:
+                    assert isinstance(result, Reply)
+                    _send_reply(msg.from_, result.reply)
+                    flow = result
+                elif rtype is NoReply:
+                    assert isinstance(result, NoReply)
+                    flow = result
+                elif rtype is Stop:
+                    assert isinstance(result, Stop)
+                    raise _Terminate(result.reason, result.state, msg.from_, result.reply)
+                else:
+                    raise BadReturnError(f"{type(server).__qualname__}.handle_call", result)
+                state = flow.state
+            elif mtype is _Cast:
+                assert isinstance(msg, _Cast)
+                flow = _flow(ctx, "handle_cast", server.handle_cast(msg.request, state), state)
+                state = flow.state
+            elif mtype is _System:
+                assert isinstance(msg, _System)
+                state = _system(ctx, msg, state)
+            elif mtype is ExitSignal and msg.pid is ctx.parent.pid:  # type: ignore[attr-defined]
+                # As in OTP: a trapping server dies with its parent, after terminate.
+                raise _Terminate(msg.reason, state, None, UNSET)  # type: ignore[attr-defined]
+            else:
+                flow = _flow(ctx, "handle_info", server.handle_info(msg, state), state)
+                state = flow.state
+    except _Terminate as stop:
+        _terminate(ctx, stop.reason, stop.state, stop.reply_to, stop.reply)
+    except Exit as exc:
+        if not proc.alive:  # killed by a signal: no terminate, as in OTP
+            raise
+        _terminate(ctx, exc.reason, state, None, UNSET)
+    except Exception as exc:
+        _terminate(ctx, exc, state, None, UNSET)
+    raise AssertionError("unreachable: _terminate always raises")
+
+
+_NOREPLY_CALLBACKS: Final = "NoReply or Stop"
+
+
+def _flow(ctx: _Context, callback: str, result: object, state: object) -> NoReply[Any]:
+    """Check a handle_cast/info/continue result; raise _Terminate on Stop."""
+    rtype = type(result)
+    if rtype is NoReply:
+        assert isinstance(result, NoReply)
+        return result
+    if rtype is Stop:
+        assert isinstance(result, Stop)
+        raise _Terminate(result.reason, result.state, None, UNSET)
+    raise BadReturnError(f"{type(ctx.server).__qualname__}.{callback}", result)
+
+
+def _terminate(
+    ctx: _Context, reason: object, state: object, reply_to: Ref | None, reply: object
+) -> None:
+    """Run ``terminate``, report an abnormal exit, reply if asked, then exit."""
+    proc = ctx.proc
+    try:
+        ctx.server.terminate(reason, state)
+    except Exit as exc:
+        if not proc.alive:
+            raise
+        reason = exc.reason
+    except Exception as exc:
+        reason = exc
+    if not is_normal(reason):
+        client = (
+            ctx.last.from_._owner.pid if type(ctx.last) is _Call and ctx.last.from_._owner else None
+        )
+        _crash_report(proc, ctx.server, reason, ctx.last, state, None, client=client)
+    if reply_to is not None and reply is not UNSET:
+        _send_reply(reply_to, reply)
+    raise Exit(reason)
+
+
+def _hibernate(ctx: _Context, state: object) -> object:
+    ctx.proc.mailbox.compact()
+    return hibernate(ctx.proc, partial(_loop, ctx, state, _AWAKE))
+
+
+_AWAKE: Final = NoReply(None)
+
+
+def _system(ctx: _Context, msg: _System, state: Any) -> Any:
+    """Handle a system message between callbacks (OTP's ``sys``)."""
+    request = msg.request
+    kind = request[0] if type(request) is tuple and request else request
+    if kind == "terminate":
+        assert isinstance(request, tuple)
+        raise _Terminate(request[1], state, None, UNSET)
+    if kind == "get_state":
+        _send_reply(msg.from_, ("ok", state))
+    elif kind == "replace_state":
+        assert isinstance(request, tuple)
+        try:
+            state = request[1](state)
+        except Exception as exc:
+            _send_reply(msg.from_, ("error", exc))
+        else:
+            _send_reply(msg.from_, ("ok", state))
+    elif kind == "get_status":
+        _send_reply(msg.from_, ("ok", _status(ctx, state)))
+    elif kind == "suspend":
+        _send_reply(msg.from_, ("ok", None))
+        ctx.suspended = True
+        state = _suspended(ctx, state)
+    elif kind == "resume":
+        _send_reply(msg.from_, ("ok", None))
+    else:
+        _send_reply(msg.from_, ("error", f"unknown system request {request!r}"))
+    return state
+
+
+def _suspended(ctx: _Context, state: Any) -> Any:
+    """Answer only system messages until resumed; other messages stay queued."""
+
+    def is_system(msg: object) -> bool:
+        return type(msg) is _System
+
+    try:
+        while ctx.suspended:
+            msg = receive_in(ctx.proc, is_system, None)
+            assert isinstance(msg, _System)
+            request = msg.request
+            if request == ("resume",):
+                ctx.suspended = False
+                _send_reply(msg.from_, ("ok", None))
+            elif request == ("suspend",):
+                _send_reply(msg.from_, ("ok", None))
+            else:
+                state = _system(ctx, msg, state)
+    finally:
+        ctx.suspended = False
+    return state
+
+
+def _status(ctx: _Context, state: object) -> dict[str, object]:
+    shown = _format_status(ctx.server, state, None, None)
+    return {
+        "pid": ctx.proc.pid,
+        "class": type(ctx.server),
+        "status": "suspended" if ctx.suspended else "running",
+        "parent": ctx.parent.pid,
+        "debug": [],
+        "state": shown.get("state"),
+        "name": ctx.proc.name,
+    }
+
+
+def _format_status(
+    server: GenServer[Any], state: object, msg: object, reason: object
+) -> dict[str, Any]:
+    status: dict[str, Any] = {"state": state, "message": msg, "reason": reason, "log": []}
+    try:
+        shown: object = server.format_status(status)
+    except Exception as exc:
+        return {**status, "state": f"<format_status() raised {exc!r}>"}
+    if not isinstance(shown, dict):
+        return {**status, "state": f"<format_status() returned {shown!r}, not a dict>"}
+    return shown
+
+
+def _crash_report(
+    proc: Process,
+    server: GenServer[Any],
+    reason: object,
+    last: object,
+    state: object,
+    phase: str | None,
+    client: Pid | None = None,
+) -> None:
+    shown = _format_status(server, state, last, reason)
+    if _instrument.enabled:
+        _instrument.emit("crash", proc.pid, reason=reason)
+    _reports.error(
+        "crash_report",
+        pid=proc.pid,
+        name=proc.name,
+        **{"class": type(server).__qualname__},
+        reason=_reports.short(reason),
+        last_message=_reports.short(shown.get("message")),
+        state=_reports.short(shown.get("state")),
+        client=client,
+        phase=phase,
+        exc_info=_reports.exc_info_of(reason),
+    )
+
+
+# --- the behaviour --------------------------------------------------------------
+
+
+class _StartMethod:
+    """``GenServer.start_link(Cls, arg)`` on the base, ``Cls.start_link(arg)`` on a subclass."""
+
+    def __init__(self, link: bool) -> None:
+        self.link = link
+
+    def __get__(self, obj: object, owner: type[GenServer[Any]]) -> Callable[..., Any]:
+        if owner is GenServer:
+            return partial(_start, link=self.link)
+        return partial(_start, owner, link=self.link)
+
+
+def _start(
+    cls: type[GenServer[Any]],
+    arg: object = None,
+    *,
+    link: bool,
+    name: str | Via | None = None,
+    timeout: float | None = None,
+    hibernate_after: float | None = None,
+    debug: object = None,
+) -> Pid | None:
+    if not (isinstance(cls, type) and issubclass(cls, GenServer)):
+        raise TypeError(f"expected a GenServer subclass; got {cls!r}")
+    if cls.init is GenServer.init:
+        raise TypeError(f"{cls.__qualname__} must define init(self, arg)")
+    if name is not None and not (type(name) is str and name) and type(name) is not Via:
+        raise TypeError(f"name must be a non-empty str or a gs.Via; got {name!r}")
+    if hibernate_after is not None and not (
+        isinstance(hibernate_after, (int, float)) and hibernate_after >= 0
+    ):
+        raise ValueError(f"hibernate_after must be seconds >= 0 or None; got {hibernate_after!r}")
+    ok, value, pid = proc_lib_start(
+        _enter, (cls, arg, name, hibernate_after), link=link, timeout=timeout, current=cls
+    )
+    if ok:
+        return None if value is _IGNORED else pid
+    if isinstance(value, StartError):
+        raise value
+    raise StartError(value, f"{cls.__qualname__} failed to start: {_reports.short(value)}")
+
+
+class GenServer(Generic[S]):
+    """Base class of a server process; subclass it and define the callbacks.
+
+    Instances are made with ``cls()`` inside the new process: put set-up in
+    ``init``, and keep the state in the value the callbacks pass along.
+    """
+
+    start: ClassVar[Callable[..., Pid | None]] = _StartMethod(link=False)  # type: ignore[assignment]
+    start_link: ClassVar[Callable[..., Pid | None]] = _StartMethod(link=True)  # type: ignore[assignment]
+
+    @classmethod
+    def child_spec(cls, arg: object) -> ChildSpec:
+        """Return how a supervisor starts this server: ``cls.start_link(arg)``, id ``cls``.
+
+        Override it to change the id, restart type or shutdown.
+        """
+        return ChildSpec(id=cls, start=(cls.start_link, (arg,), {}))
+
+    # --- callbacks -----------------------------------------------------------
+
+    def init(self, arg: Any) -> Ok[S] | Ignore | Stop[S]:
+        """Set up the server; runs before ``start`` returns."""
+        raise NotImplementedError
+
+    def handle_call(self, request: Any, from_: Ref, state: S) -> Reply[S] | NoReply[S] | Stop[S]:
+        """Answer a ``call``. The default crashes: a server that takes calls must say how."""
+        raise RuntimeError(
+            f"{type(self).__qualname__} received the call {request!r} "
+            "but does not define handle_call()"
+        )
+
+    def handle_cast(self, request: Any, state: S) -> NoReply[S] | Stop[S]:
+        """Handle a ``cast``. The default crashes."""
+        raise RuntimeError(
+            f"{type(self).__qualname__} received the cast {request!r} "
+            "but does not define handle_cast()"
+        )
+
+    def handle_info(self, msg: Any, state: S) -> NoReply[S] | Stop[S]:
+        """Handle any other message. The default logs it and goes on."""
+        _reports.warning(
+            "unexpected_message",
+            pid=current_process().pid,
+            **{"class": type(self).__qualname__},
+            message=_reports.short(msg),
+        )
+        return NoReply(state)
+
+    def handle_continue(self, arg: Any, state: S) -> NoReply[S] | Stop[S]:
+        """Continue after a result with ``continue_=arg``. The default crashes."""
+        raise RuntimeError(
+            f"{type(self).__qualname__} returned continue_={arg!r} "
+            "but does not define handle_continue()"
+        )
+
+    def terminate(self, reason: object, state: S) -> object:
+        """Clean up before the server exits (see the module docstring for when)."""
+        return None
+
+    def code_change(self, old_vsn: object, state: S, extra: object) -> Ok[S]:
+        """Migrate *state* on a hot code upgrade. The default keeps it."""
+        return Ok(state)
+
+    def format_status(self, status: dict[str, Any]) -> dict[str, Any]:
+        """Return what reports and ``sys.get_status`` show; the default shows all."""
+        return status
+
+    # --- client API ------------------------------------------------------------
+
+    @staticmethod
+    def call(server: object, request: object, timeout: float | None = 5.0) -> Any:
+        """Send *request* to *server* and wait for its reply.
+
+        Works from any greenlet, a process or not. The caller monitors the
+        server for the duration of the call.
+
+        Raises:
+            NoProcessError: No live process has that pid or name.
+            CallTimeoutError: No reply within *timeout* seconds; the server
+                keeps running and a late reply is dropped.
+            ServerExitError: The server exited before replying (``.reason``).
+            CallError: The call would deadlock: the server is the caller, or
+                the server is (through others) waiting for the caller.
+        """
+        return call_process(server, request, timeout, _Call)
+
+    @staticmethod
+    def cast(server: object, request: object) -> None:
+        """Send *request* to *server* without waiting; never fails."""
+        cast_process(server, request)
+
+    @staticmethod
+    def reply(from_: Ref, value: object) -> None:
+        """Answer a call whose ``handle_call`` returned ``NoReply``."""
+        if type(from_) is not Ref:
+            raise TypeError(f"reply() needs the from_ passed to handle_call; got {from_!r}")
+        _send_reply(from_, value)
+
+    @staticmethod
+    def stop(server: object, reason: object = "normal", timeout: float | None = None) -> None:
+        """Stop *server* with *reason*: run its ``terminate`` and wait for the exit.
+
+        Raises:
+            NoProcessError: No live process has that pid or name.
+            CallTimeoutError: It did not exit within *timeout* seconds.
+        """
+        stop_process(server, reason, timeout)
+
+    @staticmethod
+    def whereis(server: object) -> Pid | None:
+        """Return the pid of *server* (a pid, name or ``Via``) if it is alive, else None."""
+        try:
+            proc = resolve(server)
+        except NoProcessError:
+            return None
+        return proc.pid if proc is not None and proc.alive else None

@@ -1,0 +1,765 @@
+"""The process kernel: spawn, send, receive, exit signals, links, monitors, names.
+
+A process is a ``Process`` object (pid, mailbox, links, monitors, flags); the
+greenlet that runs it is an attribute, its *engine*, and nothing here
+assumes a process keeps one engine for its whole life.
+
+Erlang's rules, which the rest of the library relies on:
+
+* A process that exits with a non-normal reason sends an exit signal to each
+  linked process: one that traps exits gets an ``ExitSignal`` message, any
+  other dies with the same reason. ``"normal"`` exits kill nobody.
+* ``exit(pid, "kill")`` cannot be trapped; the target dies with ``"killed"``,
+  and that is what its links see.
+* A process dies *at once*: when an exit signal kills it, its name is freed,
+  its ``Down`` and ``ExitSignal`` messages are delivered and it leaves the
+  process table before the signalling call returns, so nobody can see it
+  dead with those effects still missing. Its greenlet then unwinds at its
+  next switch point (a greenlet cannot be pre-empted: a process spinning on
+  the CPU dies only when it next blocks).
+* Messages from one process to another arrive in the order they were sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, final
+
+from gevent import Greenlet
+from greenlet import GreenletExit, getcurrent
+from greenlet import greenlet as RawGreenlet
+
+from . import _instrument, _reports
+from ._errors import Exit, NoProcessError
+from ._mailbox import Interrupted, Mailbox, Match
+from ._pid import Pid, Ref
+from ._scheduler import hub, make_ready
+
+if TYPE_CHECKING:
+    from gevent.hub import Hub
+
+
+class Down(NamedTuple):
+    """The message a monitor delivers when its target dies."""
+
+    ref: Ref
+    pid: object
+    reason: object
+
+
+class ExitSignal(NamedTuple):
+    """The message a process that traps exits gets instead of dying."""
+
+    pid: object
+    reason: object
+
+
+class Via(NamedTuple):
+    """A name held in a registry: ``Via(registry, key)`` (``value`` is stored with it)."""
+
+    registry: object
+    key: object
+    value: object = None
+
+
+class ViaBackend:
+    """How the kernel reaches a registry for ``Via`` names (set by the Registry)."""
+
+    def whereis(self, via: Via) -> Pid | None:
+        raise NoProcessError(
+            f"no registry can resolve {via!r}: start a gs.Registry first",
+            server=via,
+        )
+
+    def register(self, via: Via, pid: Pid) -> None:
+        raise NoProcessError(
+            f"no registry can register {via!r}: start a gs.Registry first",
+            server=via,
+        )
+
+
+via_backend = ViaBackend()
+
+
+@final
+class Engine(RawGreenlet):
+    """The greenlet a spawned process runs on."""
+
+    __slots__ = ("gs_process",)
+
+    gs_process: Process
+
+
+@final
+class Process:
+    """One process: identity, mailbox, links, monitors and flags."""
+
+    __slots__ = (
+        "adopted",
+        "alive",
+        "calling",
+        "current",
+        "engine",
+        "exit_raised",
+        "links",
+        "mailbox",
+        "monitored_by",
+        "monitors",
+        "name",
+        "pid",
+        "reason",
+        "reductions",
+        "trap_exit",
+    )
+
+    def __init__(self, current: object) -> None:
+        self.pid = Pid(self)
+        self.mailbox = Mailbox()
+        self.engine: RawGreenlet | None = None
+        self.alive = True
+        self.reason: object = None
+        self.trap_exit = False
+        self.links: set[Process] | None = None
+        self.monitors: dict[Ref, Process] | None = None  # refs this process holds
+        self.monitored_by: dict[Ref, Process] | None = None  # refs held on it
+        self.name: str | None = None
+        self.current = current
+        self.reductions = 0
+        self.adopted = False
+        self.exit_raised = False
+        # The server this process is blocked calling, if any: lets a call
+        # detect a cycle (A calls B while B calls A) instead of deadlocking.
+        self.calling: Process | None = None
+
+    def __repr__(self) -> str:
+        return f"<Process {self.pid!r}{'' if self.alive else ' dead'}>"
+
+
+_table: dict[Pid, Process] = {}
+_names: dict[str, Process] = {}
+
+
+def is_normal(reason: object) -> bool:
+    """Return whether *reason* is a normal exit: no report, no transient restart."""
+    if type(reason) is str:
+        return reason in ("normal", "shutdown")
+    return type(reason) is tuple and len(reason) == 2 and reason[0] == "shutdown"
+
+
+def _is(reason: object, word: str) -> bool:
+    return type(reason) is str and reason == word
+
+
+# --- who am I -------------------------------------------------------------
+
+
+def current_process() -> Process:
+    """Return the calling greenlet's process, adopting the greenlet if needed."""
+    glet = getcurrent()
+    proc: Process | None = getattr(glet, "gs_process", None)
+    if proc is None or (proc.adopted and not proc.alive):
+        proc = _adopt(glet)
+    return proc
+
+
+def _adopt(glet: RawGreenlet) -> Process:
+    h: Hub = hub()
+    if glet is h:
+        raise RuntimeError("the gevent hub cannot act as a process; spawn one instead")
+    proc = Process(current=getattr(glet, "run", None) or glet)
+    proc.adopted = True
+    proc.engine = glet
+    glet.gs_process = proc  # type: ignore[attr-defined]
+    _table[proc.pid] = proc
+    if isinstance(glet, Greenlet):
+        glet.rawlink(_adopted_greenlet_ended)
+    if _instrument.enabled:
+        _instrument.emit("spawn", proc.pid, adopted=True)
+    return proc
+
+
+def _adopted_greenlet_ended(glet: Greenlet[..., object]) -> None:
+    proc: Process | None = getattr(glet, "gs_process", None)
+    if proc is not None and proc.alive:
+        exc = glet.exception
+        # As in _run_body: ``raise gs.Exit(reason)`` ends the process with
+        # *reason*, not with the Exit instance.
+        reason = exc.reason if isinstance(exc, Exit) else exc
+        terminate(proc, "normal" if exc is None else reason)
+
+
+def self() -> Pid:
+    """Return the current process's pid; any greenlet becomes a process on first use."""
+    return current_process().pid
+
+
+# --- spawning ---------------------------------------------------------------
+
+
+def spawn_process(
+    fn: Callable[..., object],
+    args: tuple[object, ...],
+    kwargs: dict[str, Any],
+    *,
+    link: bool = False,
+    monitor: bool = False,
+    current: object = None,
+) -> tuple[Process, Ref | None]:
+    """Create a process running ``fn(*args, **kwargs)`` and schedule it.
+
+    The link or monitor with the caller is in place before the new process
+    can run, so it can never be missed.
+    """
+    if not callable(fn):
+        raise TypeError(f"spawn needs a callable; got {fn!r}")
+    proc = Process(current=fn if current is None else current)
+    ref = None
+    if link or monitor:
+        me = current_process()
+        if link:
+            _add_link(me, proc)
+        if monitor:
+            ref = _add_monitor(me, proc)
+    engine = Engine(_run, hub())
+    engine.gs_process = proc
+    proc.engine = engine
+    _table[proc.pid] = proc
+    if _instrument.enabled:
+        _instrument.emit("spawn", proc.pid, fn=fn, link=link, monitor=monitor)
+    make_ready(engine, None, 0, (proc, fn, args, kwargs))
+    return proc, ref
+
+
+def spawn(fn: Callable[..., object], *args: object, **kwargs: Any) -> Pid:
+    """Start ``fn(*args, **kwargs)`` as a new process and return its pid.
+
+    The process ends when *fn* returns (reason ``"normal"``), raises
+    ``gs.Exit(reason)``, or raises any other exception (the exception is
+    the reason, and a ``crash_report`` is logged).
+    """
+    return spawn_process(fn, args, kwargs)[0].pid
+
+
+def spawn_link(fn: Callable[..., object], *args: object, **kwargs: Any) -> Pid:
+    """Spawn a process linked to the caller; the link exists before it runs."""
+    return spawn_process(fn, args, kwargs, link=True)[0].pid
+
+
+def spawn_monitor(fn: Callable[..., object], *args: object, **kwargs: Any) -> tuple[Pid, Ref]:
+    """Spawn a process monitored by the caller; return ``(pid, ref)``."""
+    proc, ref = spawn_process(fn, args, kwargs, monitor=True)
+    assert ref is not None
+    return proc.pid, ref
+
+
+def _run(start: tuple[Process, Callable[..., object], tuple[object, ...], dict[str, Any]]) -> None:
+    proc, fn, args, kwargs = start
+    del start
+    _run_body(proc, fn, args, kwargs)
+
+
+def _run_body(
+    proc: Process, fn: Callable[..., object], args: tuple[object, ...], kwargs: dict[str, Any]
+) -> None:
+    """Run a process's code on the current engine; turn its ending into an exit."""
+    if not proc.alive:  # killed before it ever ran
+        return
+    reason: object = "normal"
+    reraise: BaseException | None = None
+    try:
+        if fn(*args, **kwargs) is HIBERNATED:
+            return  # the process lives on without this engine
+    except Exit as exc:
+        reason = exc.reason
+    except GreenletExit:
+        reason = "killed"
+    except BaseException as exc:
+        reason = exc
+        if proc.alive:
+            _reports.error(
+                "crash_report",
+                pid=proc.pid,
+                name=proc.name,
+                **{"class": _qualname(fn)},
+                reason=_reports.short(exc),
+                last_message=None,
+                state=None,
+                client=None,
+                exc_info=exc,
+            )
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            reraise = exc
+    if proc.alive:
+        terminate(proc, reason)
+    if proc.engine is getcurrent():
+        proc.engine = None
+    if reraise is not None:
+        raise reraise
+
+
+class _Hibernated:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "HIBERNATED"
+
+
+HIBERNATED: Final = _Hibernated()
+
+
+def hibernate(proc: Process, resume: Callable[[], object]) -> object:
+    """Let *proc* (the current process) give up its engine until a message comes.
+
+    Returns ``HIBERNATED``, which the process's function must return at once:
+    its greenlet (and its stack) then ends. The next message starts a fresh
+    engine that runs ``resume()`` as the rest of the process.
+    """
+    engine = Engine(partial(_wake_from_hibernation, proc, resume), hub())
+    engine.gs_process = proc
+    proc.engine = engine
+    box = proc.mailbox
+    if len(box):
+        make_ready(engine, None, 0, None)
+    else:
+        box._waiter = engine
+        box._match = None
+    return HIBERNATED
+
+
+def _wake_from_hibernation(proc: Process, resume: Callable[[], object], _value: object) -> None:
+    proc.mailbox._seq += 1  # the wait that hibernation stood for is over
+    _run_body(proc, resume, (), {})
+
+
+def _qualname(fn: object) -> str:
+    return getattr(fn, "__qualname__", None) or repr(fn)
+
+
+# --- dying ------------------------------------------------------------------
+
+
+def terminate(proc: Process, reason: object) -> None:
+    """Make *proc* dead now, with all the effects of its death, then unwind it.
+
+    Deaths it causes through links happen in the same step (a worklist, not
+    recursion, so a long chain of links cannot overflow the stack).
+    """
+    work = [(proc, reason)]
+    while work:
+        victim, why = work.pop()
+        if victim.alive:
+            _bury(victim, why, work)
+
+
+def _bury(proc: Process, reason: object, work: list[tuple[Process, object]]) -> None:
+    proc.alive = False
+    proc.reason = reason
+    pid = proc.pid
+    _table.pop(pid, None)
+    # As in OTP: the name is free before anyone can see the process dead, so
+    # a supervisor's immediate restart never finds it taken.
+    if proc.name is not None and _names.get(proc.name) is proc:
+        del _names[proc.name]
+    if _instrument.enabled:
+        _instrument.emit("exit", pid, reason=reason)
+    monitors = proc.monitors
+    if monitors:
+        proc.monitors = None
+        for ref, target in monitors.items():
+            if target.monitored_by is not None:
+                target.monitored_by.pop(ref, None)
+            ref._alias = False
+    watchers = proc.monitored_by
+    if watchers:
+        proc.monitored_by = None
+        for ref, watcher in watchers.items():
+            if watcher.monitors is not None:
+                watcher.monitors.pop(ref, None)
+            if watcher.alive:
+                if _instrument.enabled:
+                    _instrument.emit("down", watcher.pid, ref=ref, target=pid, reason=reason)
+                watcher.mailbox.put(Down(ref, pid, reason))
+    links = proc.links
+    if links:
+        proc.links = None
+        for other in links:
+            if other.links is not None:
+                other.links.discard(proc)
+            if not other.alive:
+                continue
+            if other.trap_exit:
+                other.mailbox.put(ExitSignal(pid, reason))
+            elif not _is(reason, "normal"):
+                work.append((other, reason))
+    proc.mailbox.clear()
+    proc.calling = None
+    _unwind(proc)
+
+
+def _unwind(proc: Process) -> None:
+    """Arrange for a dead process's greenlet to stop running its code."""
+    engine = proc.engine
+    if engine is None or engine is getcurrent() or engine.dead:
+        return
+    if not engine:
+        # Spawned but never started (_run sees it dead and returns), or
+        # hibernating: the unstarted engine is simply dropped.
+        if proc.mailbox._waiter is engine:
+            proc.mailbox._waiter = None
+        proc.engine = None
+        return
+    if proc.mailbox.interrupt():  # blocked in receive: wake it to raise Exit
+        return
+    hub().loop.run_callback(_throw_exit, proc)
+
+
+def _throw_exit(proc: Process) -> None:
+    engine = proc.engine
+    if engine is None or engine.dead or proc.exit_raised:
+        return
+    proc.exit_raised = True
+    engine.throw(Exit(proc.reason))
+
+
+def _raise_if_dead(proc: Process) -> None:
+    if not proc.alive:
+        proc.exit_raised = True
+        raise Exit(proc.reason)
+
+
+def _deliver_signal(target: Process, sender: Pid, reason: object) -> None:
+    """An exit signal sent with ``exit(pid, reason)`` (not through a link)."""
+    if not target.alive:
+        return
+    if _is(reason, "kill"):
+        terminate(target, "killed")
+    elif target.trap_exit:
+        target.mailbox.put(ExitSignal(sender, reason))
+    elif not _is(reason, "normal") or target.pid is sender:
+        terminate(target, reason)
+
+
+def exit(pid: Pid, reason: object) -> None:
+    """Send an exit signal with *reason* to *pid*.
+
+    A target that traps exits gets ``ExitSignal(sender, reason)``, unless
+    *reason* is ``"kill"``, which cannot be trapped: the target dies with
+    ``"killed"``. A non-trapping target ignores ``"normal"`` (unless it is the
+    caller itself) and dies of any other reason. A dead target is ignored.
+    """
+    target = _proc_of(pid, "exit")
+    me = current_process()
+    _deliver_signal(target, me.pid, reason)
+    _raise_if_dead(me)
+
+
+# --- links and monitors -----------------------------------------------------
+
+
+def _add_link(a: Process, b: Process) -> None:
+    if a.links is None:
+        a.links = set()
+    a.links.add(b)
+    if b.links is None:
+        b.links = set()
+    b.links.add(a)
+    if _instrument.enabled:
+        _instrument.emit("link", a.pid, other=b.pid)
+
+
+def link(pid: Pid) -> None:
+    """Link the caller and *pid* both ways.
+
+    Linking to a dead process delivers an exit signal with reason
+    ``"noproc"`` to the caller: an ``ExitSignal`` message if it traps exits,
+    death otherwise.
+    """
+    target = _proc_of(pid, "link")
+    me = current_process()
+    if target is me:
+        return
+    if not target.alive:
+        if me.trap_exit:
+            me.mailbox.put(ExitSignal(pid, "noproc"))
+        else:
+            terminate(me, "noproc")
+            _raise_if_dead(me)
+        return
+    _add_link(me, target)
+
+
+def unlink(pid: Pid) -> None:
+    """Remove the link between the caller and *pid*, if there is one."""
+    target = _proc_of(pid, "unlink")
+    me = current_process()
+    if me.links is not None:
+        me.links.discard(target)
+    if target.links is not None:
+        target.links.discard(me)
+    if _instrument.enabled:
+        _instrument.emit("unlink", me.pid, other=pid)
+
+
+def _add_monitor(watcher: Process, target: Process, *, alias: bool = False) -> Ref:
+    ref = Ref(watcher, alias)
+    if watcher.monitors is None:
+        watcher.monitors = {}
+    watcher.monitors[ref] = target
+    if target.monitored_by is None:
+        target.monitored_by = {}
+    target.monitored_by[ref] = watcher
+    if _instrument.enabled:
+        _instrument.emit("monitor", watcher.pid, ref=ref, target=target.pid)
+    return ref
+
+
+def monitor_process(
+    watcher: Process, dest: object, *, alias: bool = False
+) -> tuple[Ref, Process | None]:
+    """Monitor *dest* for *watcher*; return the ref and the target (None if dead).
+
+    A dead or unknown target gets a ``Down(ref, dest, "noproc")`` at once. With
+    *alias*, the ref is also an alias of *watcher* (see ``send_alias``).
+    """
+    target = resolve(dest)
+    if target is None or not target.alive:
+        ref = Ref(watcher, alias)
+        down_pid = target.pid if target is not None else dest
+        watcher.mailbox.put(Down(ref, down_pid, "noproc"))
+        return ref, None
+    return _add_monitor(watcher, target, alias=alias), target
+
+
+def monitor(dest: object) -> Ref:
+    """Monitor *dest* (a pid, a name or a ``Via``) and return the monitor's ref.
+
+    When the target dies the caller gets ``Down(ref, pid, reason)``; a dead or
+    unknown target gives ``Down(ref, dest, "noproc")`` at once.
+    """
+    return monitor_process(current_process(), dest)[0]
+
+
+def demonitor_process(watcher: Process, ref: Ref, flush: bool = False) -> bool:
+    """Remove *watcher*'s monitor *ref*; with *flush*, drop its ``Down`` too.
+
+    It also deactivates the alias *ref* (if it is one), so a late reply to it
+    is dropped. A monitor still active here cannot have delivered its ``Down``,
+    so the mailbox is only scanned when it was not.
+    """
+    ref._alias = False
+    found = False
+    if watcher.monitors is not None:
+        target = watcher.monitors.pop(ref, None)
+        if target is not None:
+            found = True
+            if target.monitored_by is not None:
+                target.monitored_by.pop(ref, None)
+    if flush and not found:
+        watcher.mailbox.remove_if(lambda m: type(m) is Down and m.ref is ref)
+    return found
+
+
+def demonitor(ref: Ref, flush: bool = False) -> bool:
+    """Turn off the monitor *ref*; return whether it was still active.
+
+    With ``flush=True`` a ``Down`` message it already delivered is removed
+    from the caller's mailbox too.
+    """
+    if type(ref) is not Ref:
+        raise TypeError(f"demonitor needs a Ref from gs.monitor(); got {ref!r}")
+    return demonitor_process(current_process(), ref, flush)
+
+
+def send_alias(ref: Ref, msg: object) -> bool:
+    """Deliver *msg* to the owner of alias *ref* if the alias is still active."""
+    owner = ref._owner
+    if not ref._alias or owner is None or not owner.alive:
+        return False
+    owner.mailbox.put(msg)
+    return True
+
+
+def trap_exits(flag: bool) -> bool:
+    """Set whether the caller traps exit signals; return the previous setting."""
+    me = current_process()
+    old = me.trap_exit
+    me.trap_exit = bool(flag)
+    return old
+
+
+# --- messages ---------------------------------------------------------------
+
+
+def resolve(dest: object) -> Process | None:
+    """Return the process *dest* (pid, name or Via) names, or None."""
+    if type(dest) is Pid:
+        return dest._proc
+    if type(dest) is str:
+        return _names.get(dest)
+    if type(dest) is Via:
+        pid = via_backend.whereis(dest)
+        return None if pid is None else pid._proc
+    raise TypeError(f"expected a Pid, a registered name (str) or a gs.Via; got {dest!r}")
+
+
+def send(dest: object, msg: object) -> object:
+    """Send *msg* to *dest* (a pid, a registered name or a ``Via``); return *msg*.
+
+    Sending never blocks. A message to a dead pid is dropped, as in Erlang;
+    a message to a name nobody holds raises ``NoProcessError``.
+    """
+    if type(dest) is Pid:
+        proc = dest._proc
+    else:
+        found = resolve(dest)
+        if found is None:
+            raise NoProcessError(f"no process is registered as {dest!r}", server=dest, request=msg)
+        proc = found
+    if proc.alive:
+        if _instrument.enabled:
+            _instrument.emit("send", proc.pid, msg=msg)
+        proc.mailbox.put(msg)
+    return msg
+
+
+def receive_in(proc: Process, match: Match | None, timeout: float | None) -> object:
+    """Receive for *proc*, the current process (see ``receive``)."""
+    if timeout is not None:
+        _check_timeout(timeout)
+    _raise_if_dead(proc)
+    try:
+        msg = proc.mailbox.get(match, timeout)
+    except Interrupted:
+        proc.exit_raised = True
+        raise Exit(proc.reason) from None
+    # Woken for a message, then killed before it ran: it must not go on.
+    _raise_if_dead(proc)
+    proc.reductions += 1
+    if _instrument.enabled:
+        _instrument.emit("receive", proc.pid, msg=msg)
+    return msg
+
+
+def receive(match: Match | None = None, timeout: float | None = None) -> object:
+    """Take the next message from the caller's mailbox, waiting if there is none.
+
+    Args:
+        match: If given, take the first message for which ``match(msg)`` is
+            true; the others stay queued, in order (selective receive).
+        timeout: Seconds to wait; ``None`` waits forever, ``0`` only polls.
+
+    Raises:
+        TimeoutError: Nothing (matching) arrived in time.
+    """
+    return receive_in(current_process(), match, timeout)
+
+
+def _check_timeout(timeout: object) -> None:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
+        raise ValueError(f"timeout must be a number of seconds >= 0 or None; got {timeout!r}")
+
+
+# --- inspection -------------------------------------------------------------
+
+
+def _proc_of(pid: object, what: str) -> Process:
+    if type(pid) is not Pid:
+        raise TypeError(f"{what}() needs a Pid; got {pid!r}")
+    return pid._proc
+
+
+def alive(pid: Pid) -> bool:
+    """Return whether *pid* is a live process."""
+    return _proc_of(pid, "alive").alive
+
+
+def processes() -> list[Pid]:
+    """Return the pids of every live process."""
+    return list(_table)
+
+
+def live_processes() -> Iterable[Process]:
+    """Return the live process objects (for introspection modules)."""
+    return tuple(_table.values())
+
+
+def info(pid: Pid) -> dict[str, object] | None:
+    """Return facts about a live process, or None if it is dead.
+
+    Keys: ``status`` ("running", "waiting" or "runnable"), ``message_queue_len``,
+    ``messages`` is not included (it can be large); ``links``, ``monitors``
+    (pids this process monitors), ``monitored_by``, ``trap_exit``,
+    ``registered_name``, ``reductions`` (messages received), ``current`` (the
+    function or behaviour class it runs).
+    """
+    proc = _proc_of(pid, "info")
+    if not proc.alive:
+        return None
+    engine = proc.engine
+    if engine is getcurrent():
+        status = "running"
+    elif proc.mailbox._waiter is not None:
+        status = "waiting"
+    else:
+        status = "runnable"
+    return {
+        "status": status,
+        "message_queue_len": len(proc.mailbox),
+        "links": [p.pid for p in proc.links or ()],
+        "monitors": [p.pid for p in (proc.monitors or {}).values()],
+        "monitored_by": [p.pid for p in (proc.monitored_by or {}).values()],
+        "trap_exit": proc.trap_exit,
+        "registered_name": proc.name,
+        "reductions": proc.reductions,
+        "current": proc.current,
+    }
+
+
+# --- local names ------------------------------------------------------------
+
+
+def register(name: str, pid: Pid) -> None:
+    """Register *pid* under *name*; the name is freed when the process dies.
+
+    Raises:
+        AlreadyRegisteredError: *name* is taken, or *pid* already has a name.
+        NoProcessError: *pid* is dead.
+    """
+    from ._errors import AlreadyRegisteredError
+
+    if type(name) is not str or not name:
+        raise TypeError(f"a registered name must be a non-empty str; got {name!r}")
+    proc = _proc_of(pid, "register")
+    holder = _names.get(name)
+    if holder is not None:
+        raise AlreadyRegisteredError(f"name {name!r} is already registered to {holder.pid!r}")
+    if not proc.alive:
+        raise NoProcessError(f"cannot register {name!r}: {pid!r} is dead", server=pid)
+    if proc.name is not None:
+        raise AlreadyRegisteredError(f"{pid!r} is already registered as {proc.name!r}")
+    _names[name] = proc
+    proc.name = name
+
+
+def unregister(name: str) -> None:
+    """Remove the registered *name*.
+
+    Raises:
+        NoProcessError: Nobody holds *name*.
+    """
+    proc = _names.pop(name, None)
+    if proc is None:
+        raise NoProcessError(f"no process is registered as {name!r}", server=name)
+    proc.name = None
+
+
+def whereis(name: str) -> Pid | None:
+    """Return the pid registered under *name*, or None."""
+    proc = _names.get(name)
+    return None if proc is None else proc.pid
+
+
+def registered() -> list[str]:
+    """Return every registered name."""
+    return list(_names)

@@ -1,0 +1,151 @@
+"""Parking and waking greenlets, with a direct hand-off between them.
+
+A greenlet that blocks on a mailbox *parks*; whoever makes it runnable
+*wakes* it by putting it on the ready queue. A parking greenlet first looks
+at that queue and switches straight to the next runnable greenlet, so a
+message between two processes costs two greenlet switches and no trip
+through the gevent hub. At most ``HANDOFF_BUDGET`` direct switches happen
+between two visits to the hub, so sockets and timers are never starved (the
+BEAM's reductions do the same job).
+
+Every wake-up names the wait it ends as a ``(waitable, seq)`` pair; a waitable
+bumps its ``_seq`` when a wait ends, so a stale wake-up (the wait already
+ended by a timeout or an exit signal) is recognised and dropped.
+
+Receive timeouts are armed lazily: a parking greenlet only notes its
+deadline, and a real gevent timer is made when the hub next runs. A call
+answered before the hub runs, the common case, never pays for a timer.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from time import monotonic
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+import gevent
+from greenlet import getcurrent
+from greenlet import greenlet as RawGreenlet
+
+if TYPE_CHECKING:
+    from gevent.hub import Hub
+
+HANDOFF_BUDGET: Final = 100
+
+
+class Waitable(Protocol):
+    """What a parked greenlet waits on: a mailbox, in practice."""
+
+    _seq: int
+    _waiter: RawGreenlet | None
+    _timer: Any
+
+
+class _WakeValue:
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __repr__(self) -> str:
+        return self._name
+
+
+WAKE: Final = _WakeValue("WAKE")
+TIMEOUT: Final = _WakeValue("TIMEOUT")
+INTERRUPT: Final = _WakeValue("INTERRUPT")
+
+# (greenlet, waitable or None for a first start, seq, value to switch in)
+_ReadyEntry = tuple[RawGreenlet, "Waitable | None", int, object]
+
+_ready: deque[_ReadyEntry] = deque()
+_unarmed: list[tuple[Waitable, int, RawGreenlet, float]] = []
+_pass_scheduled = False
+_budget = HANDOFF_BUDGET
+_hub: Hub | None = None
+_switch = RawGreenlet.switch
+
+
+def hub() -> Hub:
+    """Return the hub that runs every process (the first thread's hub)."""
+    global _hub
+    h = _hub
+    if h is None:
+        h = _hub = gevent.get_hub()
+        if not h:
+            # A finished engine returns into its parent, the hub. Were the hub
+            # never started, that return would start it with a bogus argument,
+            # so run it once now (what gevent.sleep(0) does).
+            h.loop.run_callback(getcurrent().switch)
+            _switch(h)
+    return h
+
+
+def make_ready(glet: RawGreenlet, box: Waitable | None, seq: int, value: object) -> None:
+    """Queue *glet* to be switched into with *value*, unless the wait ended first."""
+    global _pass_scheduled
+    _ready.append((glet, box, seq, value))
+    if not _pass_scheduled:
+        _pass_scheduled = True
+        hub().loop.run_callback(_hub_pass)
+
+
+def park(box: Waitable, deadline: float | None) -> object:
+    """Block the current greenlet until it is woken; return the wake value.
+
+    The caller has set ``box._waiter`` to the current greenlet. *deadline*
+    (a ``time.monotonic()`` value) arms a timeout that wakes it with TIMEOUT.
+    """
+    global _budget, _pass_scheduled
+    if deadline is not None:
+        _unarmed.append((box, box._seq, getcurrent(), deadline))
+        if not _pass_scheduled:
+            _pass_scheduled = True
+            hub().loop.run_callback(_hub_pass)
+    ready = _ready
+    while ready and _budget > 0:
+        glet, other, seq, value = ready.popleft()
+        if other is None or other._seq == seq:
+            _budget -= 1
+            return glet.switch(value)
+    h = _hub if _hub is not None else hub()
+    if getcurrent() is h:
+        raise RuntimeError("cannot block inside the gevent hub (a loop callback)")
+    return _switch(h)
+
+
+def _hub_pass() -> None:
+    """Run in the hub: arm pending timeouts, then run what became ready."""
+    global _pass_scheduled, _budget
+    _pass_scheduled = False
+    _budget = HANDOFF_BUDGET
+    if _unarmed:
+        _arm_timers()
+    ready = _ready
+    for _ in range(len(ready)):
+        if not ready:
+            break
+        glet, box, seq, value = ready.popleft()
+        if box is None or box._seq == seq:
+            glet.switch(value)
+    if (ready or _unarmed) and not _pass_scheduled:
+        _pass_scheduled = True
+        hub().loop.run_callback(_hub_pass)
+
+
+def _arm_timers() -> None:
+    loop = hub().loop
+    now = monotonic()
+    pending = _unarmed[:]
+    del _unarmed[:]
+    for box, seq, glet, deadline in pending:
+        if box._seq == seq and box._waiter is glet and box._timer is None:
+            timer = loop.timer(max(0.0, deadline - now))
+            box._timer = timer
+            timer.start(_expire, box, seq, glet)
+
+
+def _expire(box: Waitable, seq: int, glet: RawGreenlet) -> None:
+    if box._seq == seq and box._waiter is glet:
+        box._waiter = None
+        glet.switch(TIMEOUT)

@@ -1,0 +1,597 @@
+"""Supervisor: start children in order, restart them by strategy, stop them in reverse.
+
+A supervisor is a GenServer that traps exits. When a child exits it applies
+the child's restart type (permanent, transient, temporary) and its own
+strategy (one_for_one, one_for_all, rest_for_one). More than
+``max_restarts`` restarts within ``max_seconds`` make it give up: it stops
+every child in reverse start order and exits with ``"shutdown"``, so its
+own supervisor can try a fresh start one level up.
+
+The pieces shared with DynamicSupervisor (shutting a child down, restart
+intensity, reports) live here too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
+from typing import Any, ClassVar, Final, final
+
+from . import _clock, _reports
+from ._child_spec import ChildSpec, to_child_spec
+from ._errors import BadReturnError, Exit, StartError, SupervisorError
+from ._gen_server import GenServer, _start
+from ._pid import Pid, Ref
+from ._process import (
+    Down,
+    ExitSignal,
+    current_process,
+    demonitor,
+    exit,
+    is_normal,
+    monitor,
+    receive,
+    send,
+    trap_exits,
+    unlink,
+)
+from ._results import Ignore, NoReply, Ok, Reply, Stop
+
+STRATEGIES: Final = ("one_for_one", "one_for_all", "rest_for_one")
+RESTARTING: Final = "restarting"
+
+
+# --- shared with DynamicSupervisor ------------------------------------------------
+
+
+def check_intensity(max_restarts: object, max_seconds: object) -> None:
+    """Validate the restart intensity options; raise ValueError naming the culprit."""
+    if isinstance(max_restarts, bool) or not isinstance(max_restarts, int) or max_restarts < 0:
+        raise ValueError(f"max_restarts must be an int >= 0; got {max_restarts!r}")
+    if (
+        isinstance(max_seconds, bool)
+        or not isinstance(max_seconds, (int, float))
+        or not max_seconds > 0
+    ):
+        raise ValueError(f"max_seconds must be a number of seconds > 0; got {max_seconds!r}")
+
+
+@final
+class Intensity:
+    """Counts restarts in a sliding window (OTP's restart intensity)."""
+
+    __slots__ = ("max_restarts", "max_seconds", "restarts")
+
+    def __init__(self, max_restarts: int, max_seconds: float) -> None:
+        self.max_restarts = max_restarts
+        self.max_seconds = max_seconds
+        self.restarts: list[float] = []
+
+    def add_restart(self) -> bool:
+        """Record a restart now; return False if that exceeds the limit."""
+        now = _clock.now()
+        threshold = now - self.max_seconds
+        self.restarts = [t for t in self.restarts if t >= threshold]
+        self.restarts.append(now)
+        return len(self.restarts) <= self.max_restarts
+
+
+def supervisor_name() -> object:
+    me = current_process()
+    return me.name if me.name is not None else me.pid
+
+
+def report(child_id: object, pid: object, reason: object, context: str, strategy: str) -> None:
+    """Log a ``supervisor_report`` (child_terminated, start_error or shutdown)."""
+    _reports.error(
+        "supervisor_report",
+        supervisor=supervisor_name(),
+        child_id=child_id,
+        pid=pid,
+        reason=_reports.short(reason),
+        context=context,
+        strategy=strategy,
+        exc_info=_reports.exc_info_of(reason),
+    )
+
+
+def progress(child_id: object, pid: object) -> None:
+    """Log a debug-level ``progress_report``: a child started."""
+    _reports.debug("progress_report", supervisor=supervisor_name(), child_id=child_id, pid=pid)
+
+
+def start_spec(spec: ChildSpec, extra: tuple[object, ...] = ()) -> tuple[bool, object]:
+    """Run a child's start function in the supervisor; return (ok, pid or None | reason)."""
+    me = current_process()
+    try:
+        result = spec.fn(*extra, *spec.args, **spec.kwargs)
+    except StartError as exc:
+        return False, exc.reason
+    except Exit as exc:
+        if not me.alive:
+            raise
+        return False, exc.reason
+    except Exception as exc:
+        return False, exc
+    if result is None or type(result) is Pid:
+        return True, result
+    return False, BadReturnError(f"start function of child {spec.id!r}", result)
+
+
+def _match_exit_of(pid: Pid) -> Callable[[object], bool]:
+    return lambda m: type(m) is ExitSignal and m.pid == pid
+
+
+def _match_down(ref: Ref) -> Callable[[object], bool]:
+    return lambda m: type(m) is Down and m.ref is ref
+
+
+def shutdown_child(pid: Pid, shutdown: float | str | None) -> object:
+    """Stop one child as OTP does; return its exit reason.
+
+    Monitor it, unlink it (picking up an exit that already arrived), send
+    ``"shutdown"`` and wait *shutdown* seconds for it to go, then ``"kill"``.
+    """
+    ref = monitor(pid)
+    unlink(pid)
+    try:
+        early = receive(_match_exit_of(pid), timeout=0)
+    except TimeoutError:
+        pass
+    else:
+        demonitor(ref, flush=True)
+        assert type(early) is ExitSignal
+        return early.reason
+    if shutdown == "brutal_kill":
+        exit(pid, "kill")
+        down = receive(_match_down(ref))
+    else:
+        exit(pid, "shutdown")
+        try:
+            down = receive(_match_down(ref), timeout=shutdown)  # type: ignore[arg-type]
+        except TimeoutError:
+            exit(pid, "kill")
+            down = receive(_match_down(ref))
+    assert type(down) is Down
+    return down.reason
+
+
+def shutdown_all(children: Sequence[tuple[Pid, float | str | None]]) -> None:
+    """Stop many children at once (DynamicSupervisor): signal all, then wait."""
+    refs: dict[Ref, Pid] = {}
+    waits: dict[Ref, float | str | None] = {}
+    for pid, shutdown in children:
+        ref = monitor(pid)
+        unlink(pid)
+        refs[ref] = pid
+        waits[ref] = shutdown
+        exit(pid, "kill" if shutdown == "brutal_kill" else "shutdown")
+    bounded = [w for w in waits.values() if isinstance(w, (int, float))]
+    forever = any(w is None for w in waits.values())
+    deadline = None if forever or not bounded else _clock.now() + max(bounded)
+
+    def is_ours(msg: object) -> bool:
+        return type(msg) is Down and msg.ref in refs
+
+    while refs:
+        timeout = None if deadline is None else max(0.0, deadline - _clock.now())
+        try:
+            down = receive(is_ours, timeout=timeout)
+        except TimeoutError:
+            for pid in refs.values():
+                exit(pid, "kill")
+            deadline = None
+            continue
+        assert type(down) is Down
+        del refs[down.ref]
+    # Exits that arrived before the unlink are stale now.
+    pids = {pid for pid, _ in children}
+    while True:
+        try:
+            receive(lambda m: type(m) is ExitSignal and m.pid in pids, timeout=0)
+        except TimeoutError:
+            break
+
+
+def reply_or_raise(answer: object) -> Any:
+    """Unpack a supervisor's ``("ok", value)`` / ``("error", exc)`` answer."""
+    assert type(answer) is tuple
+    tag, value = answer
+    if tag == "error":
+        raise value
+    return value
+
+
+# --- Supervisor --------------------------------------------------------------------
+
+
+@final
+class SupervisorSpec:
+    """What ``Supervisor.init`` returns: children plus strategy and intensity."""
+
+    __slots__ = ("children", "max_restarts", "max_seconds", "strategy")
+
+    def __init__(
+        self,
+        children: Iterable[object],
+        *,
+        strategy: str = "one_for_one",
+        max_restarts: int = 3,
+        max_seconds: float = 5.0,
+    ) -> None:
+        if strategy not in STRATEGIES:
+            raise ValueError(
+                f"strategy must be 'one_for_one', 'one_for_all' or 'rest_for_one'; got {strategy!r}"
+            )
+        check_intensity(max_restarts, max_seconds)
+        if isinstance(children, (str, bytes)) or not isinstance(children, Iterable):
+            raise TypeError(f"children must be a list of child specs; got {children!r}")
+        specs = [to_child_spec(child) for child in children]
+        seen: set[object] = set()
+        for spec in specs:
+            if spec.id in seen:
+                raise ValueError(f"duplicate child id {spec.id!r}; every child needs its own id")
+            seen.add(spec.id)
+        self.children = specs
+        self.strategy = strategy
+        self.max_restarts = max_restarts
+        self.max_seconds = float(max_seconds)
+
+    def __repr__(self) -> str:
+        return (
+            f"Supervisor.spec({self.children!r}, strategy={self.strategy!r}, "
+            f"max_restarts={self.max_restarts!r}, max_seconds={self.max_seconds!r})"
+        )
+
+
+@final
+class _Child:
+    __slots__ = ("pid", "spec")
+
+    def __init__(self, spec: ChildSpec, pid: Pid | str | None) -> None:
+        self.spec = spec
+        self.pid = pid
+
+
+@final
+class _State:
+    __slots__ = ("children", "intensity", "strategy")
+
+    def __init__(self, spec: SupervisorSpec) -> None:
+        self.children: list[_Child] = []
+        self.strategy = spec.strategy
+        self.intensity = Intensity(spec.max_restarts, spec.max_seconds)
+
+    def find(self, child_id: object) -> _Child | None:
+        for child in self.children:
+            if child.spec.id == child_id:
+                return child
+        return None
+
+    def by_pid(self, pid: Pid) -> _Child | None:
+        for child in self.children:
+            if child.pid is pid:
+                return child
+        return None
+
+
+class _SupervisorServer(GenServer[_State]):
+    """The GenServer under every Supervisor (OTP's ``supervisor`` module)."""
+
+    def init(self, arg: Any) -> Ok[_State] | Ignore | Stop[_State]:
+        module, module_arg, spec = arg
+        trap_exits(True)
+        if module is not None:
+            spec = module().init(module_arg)
+            if type(spec) is Ignore:
+                return Ignore()
+            if type(spec) is not SupervisorSpec:
+                return Stop(BadReturnError(f"{module.__qualname__}.init", spec))
+        state = _State(spec)
+        for child_spec in spec.children:
+            ok, value = start_spec(child_spec)
+            if not ok:
+                report(child_spec.id, None, value, "start_error", state.strategy)
+                _terminate_children(state, state.children)
+                return Stop(("shutdown", ("failed_to_start_child", child_spec.id, value)))
+            child = _Child(child_spec, value)  # type: ignore[arg-type]
+            state.children.append(child)
+            if value is not None:
+                progress(child_spec.id, value)
+        return Ok(state)
+
+    def handle_call(self, request: Any, from_: Ref, state: _State) -> Reply[_State]:
+        kind = request[0]
+        try:
+            answer: object = None
+            if kind == "start_child":
+                answer = _start_child(state, request[1])
+            elif kind == "terminate_child":
+                _terminate_child(state, request[1])
+            elif kind == "restart_child":
+                answer = _restart_child(state, request[1])
+            elif kind == "delete_child":
+                _delete_child(state, request[1])
+            elif kind == "which_children":
+                answer = [(c.spec.id, c.pid, c.spec.type) for c in state.children]
+            elif kind == "count_children":
+                answer = _count(state)
+            else:
+                raise ValueError(f"unknown supervisor request {request!r}")
+        except (SupervisorError, StartError, ValueError, TypeError) as exc:
+            return Reply(("error", exc), state)
+        return Reply(("ok", answer), state)
+
+    def handle_info(self, msg: Any, state: _State) -> NoReply[_State] | Stop[_State]:
+        if type(msg) is ExitSignal and type(msg.pid) is Pid:
+            child = state.by_pid(msg.pid)
+            if child is not None:
+                return _child_exited(state, child, msg.reason)
+            return NoReply(state)
+        if type(msg) is tuple and len(msg) == 2 and msg[0] == "$try_again_restart":
+            child = state.find(msg[1])
+            if child is not None and child.pid == RESTARTING:
+                return _restart(state, child)
+            return NoReply(state)
+        return super().handle_info(msg, state)
+
+    def terminate(self, reason: object, state: _State) -> None:
+        _terminate_children(state, state.children)
+
+
+def _child_exited(state: _State, child: _Child, reason: object) -> NoReply[_State] | Stop[_State]:
+    spec = child.spec
+    if not is_normal(reason):
+        report(spec.id, child.pid, reason, "child_terminated", state.strategy)
+    if spec.restart == "permanent" or (spec.restart == "transient" and not is_normal(reason)):
+        child.pid = None
+        return _restart(state, child)
+    if spec.restart == "temporary":
+        state.children.remove(child)
+    else:
+        child.pid = None
+    return NoReply(state)
+
+
+def _restart(state: _State, child: _Child) -> NoReply[_State] | Stop[_State]:
+    """Restart *child* (and its group, by strategy), counting the restart."""
+    if not state.intensity.add_restart():
+        report(child.spec.id, None, "reached_max_restart_intensity", "shutdown", state.strategy)
+        return Stop("shutdown", state)
+    children = state.children
+    if state.strategy == "one_for_one":
+        group = [child]
+    elif state.strategy == "one_for_all":
+        group = list(children)
+    else:
+        group = children[children.index(child) :]
+    _terminate_children(state, [c for c in group if c is not child])
+    for member in group:
+        if member not in state.children or isinstance(member.pid, Pid):
+            continue
+        ok, value = start_spec(member.spec)
+        if not ok:
+            report(member.spec.id, None, value, "start_error", state.strategy)
+            member.pid = RESTARTING
+            send(current_process().pid, ("$try_again_restart", member.spec.id))
+            break
+        member.pid = value  # type: ignore[assignment]
+        if value is not None:
+            progress(member.spec.id, value)
+    return NoReply(state)
+
+
+def _terminate_children(state: _State, children: list[_Child]) -> None:
+    """Stop *children* in reverse order; temporary ones leave the list."""
+    for child in reversed(children):
+        if isinstance(child.pid, Pid):
+            reason = shutdown_child(child.pid, child.spec.shutdown)
+            if not is_normal(reason) and reason != "killed":
+                report(child.spec.id, child.pid, reason, "shutdown_error", state.strategy)
+        child.pid = None
+        if child.spec.restart == "temporary" and child in state.children:
+            state.children.remove(child)
+
+
+def _start_child(state: _State, spec: ChildSpec) -> Pid | None:
+    existing = state.find(spec.id)
+    if existing is not None:
+        if isinstance(existing.pid, Pid):
+            raise SupervisorError(
+                ("already_started", existing.pid),
+                f"child {spec.id!r} is already started as {existing.pid!r}",
+            )
+        raise SupervisorError(
+            "already_present", f"child {spec.id!r} is already present; restart or delete it"
+        )
+    ok, value = start_spec(spec)
+    if not ok:
+        report(spec.id, None, value, "start_error", state.strategy)
+        raise StartError(value, f"child {spec.id!r} failed to start: {_reports.short(value)}")
+    state.children.append(_Child(spec, value))  # type: ignore[arg-type]
+    if value is not None:
+        progress(spec.id, value)
+    return value  # type: ignore[return-value]
+
+
+def _found(state: _State, child_id: object) -> _Child:
+    child = state.find(child_id)
+    if child is None:
+        raise SupervisorError("not_found", f"no child with id {child_id!r}")
+    return child
+
+
+def _terminate_child(state: _State, child_id: object) -> None:
+    _terminate_children(state, [_found(state, child_id)])
+
+
+def _restart_child(state: _State, child_id: object) -> Pid | None:
+    child = _found(state, child_id)
+    if isinstance(child.pid, Pid):
+        raise SupervisorError("running", f"child {child_id!r} is running as {child.pid!r}")
+    if child.pid == RESTARTING:
+        raise SupervisorError("restarting", f"child {child_id!r} is being restarted")
+    ok, value = start_spec(child.spec)
+    if not ok:
+        report(child_id, None, value, "start_error", state.strategy)
+        raise StartError(value, f"child {child_id!r} failed to start: {_reports.short(value)}")
+    child.pid = value  # type: ignore[assignment]
+    if value is not None:
+        progress(child_id, value)
+    return value  # type: ignore[return-value]
+
+
+def _delete_child(state: _State, child_id: object) -> None:
+    child = _found(state, child_id)
+    if isinstance(child.pid, Pid):
+        raise SupervisorError("running", f"child {child_id!r} is running; terminate it first")
+    if child.pid == RESTARTING:
+        raise SupervisorError("restarting", f"child {child_id!r} is being restarted")
+    state.children.remove(child)
+
+
+def _count(state: _State) -> dict[str, int]:
+    return {
+        "specs": len(state.children),
+        "active": sum(1 for c in state.children if isinstance(c.pid, Pid)),
+        "supervisors": sum(1 for c in state.children if c.spec.type == "supervisor"),
+        "workers": sum(1 for c in state.children if c.spec.type == "worker"),
+    }
+
+
+class _SupervisorStart:
+    """``Supervisor.start_link(children, ...)`` on the base, ``MySup.start_link(arg)`` on a
+    subclass."""
+
+    def __get__(self, obj: object, owner: type[Supervisor]) -> Callable[..., Pid | None]:
+        if owner is Supervisor:
+            return _start_list
+        return partial(_start_module, owner)
+
+
+def _start_list(
+    children: Iterable[object],
+    *,
+    strategy: str = "one_for_one",
+    max_restarts: int = 3,
+    max_seconds: float = 5.0,
+    name: object = None,
+    timeout: float | None = None,
+) -> Pid:
+    spec = SupervisorSpec(
+        children, strategy=strategy, max_restarts=max_restarts, max_seconds=max_seconds
+    )
+    pid = _start_server((None, None, spec), name, timeout)
+    assert pid is not None
+    return pid
+
+
+def _start_module(
+    module: type[Supervisor],
+    arg: object = None,
+    *,
+    name: object = None,
+    timeout: float | None = None,
+) -> Pid | None:
+    if module.init is Supervisor.init:
+        raise TypeError(f"{module.__qualname__} must define init(self, arg)")
+    return _start_server((module, arg, None), name, timeout)
+
+
+def _start_server(arg: object, name: object, timeout: float | None) -> Pid | None:
+    try:
+        return _start(
+            _SupervisorServer,
+            arg,
+            link=True,
+            name=name,  # type: ignore[arg-type]
+            timeout=timeout,
+        )
+    except StartError as exc:
+        reason = exc.reason
+        if (
+            type(reason) is tuple
+            and len(reason) == 2
+            and type(reason[1]) is tuple
+            and reason[1][0] == "failed_to_start_child"
+        ):
+            _, (_, child_id, why) = reason
+            raise StartError(
+                reason, f"child {child_id!r} failed to start: {_reports.short(why)}"
+            ) from None
+        raise
+
+
+class Supervisor:
+    """Supervise a fixed list of children; subclass it for the module form.
+
+    List form: ``gs.Supervisor.start_link([Stack, (Worker, 1)], strategy="one_for_one")``.
+    Module form: subclass, define ``init(self, arg)`` returning
+    ``gs.Supervisor.spec(children, ...)``, start with ``MySup.start_link(arg)``.
+    """
+
+    start_link: ClassVar[Callable[..., Pid | None]] = _SupervisorStart()  # type: ignore[assignment]
+
+    def init(self, arg: Any) -> SupervisorSpec | Ignore:
+        """Return the supervisor's children and options (module form)."""
+        raise NotImplementedError
+
+    @classmethod
+    def child_spec(cls, arg: object) -> ChildSpec:
+        """Return how a parent supervisor starts this one (type ``"supervisor"``)."""
+        return ChildSpec(id=cls, start=(cls.start_link, (arg,), {}), type="supervisor")
+
+    @staticmethod
+    def spec(
+        children: Iterable[object],
+        *,
+        strategy: str = "one_for_one",
+        max_restarts: int = 3,
+        max_seconds: float = 5.0,
+    ) -> SupervisorSpec:
+        """Build what ``init`` returns; bad options raise ValueError/TypeError here."""
+        return SupervisorSpec(
+            children, strategy=strategy, max_restarts=max_restarts, max_seconds=max_seconds
+        )
+
+    @staticmethod
+    def start_child(sup: object, spec: object) -> Pid | None:
+        """Add and start a child; return its pid (None if its start ignored it).
+
+        Raises:
+            SupervisorError: ``("already_started", pid)`` or ``"already_present"``.
+            StartError: The child failed to start (the spec is not kept).
+            TypeError, ValueError: *spec* is malformed.
+        """
+        child = to_child_spec(spec)
+        return reply_or_raise(GenServer.call(sup, ("start_child", child), None))  # type: ignore[no-any-return]
+
+    @staticmethod
+    def terminate_child(sup: object, child_id: object) -> None:
+        """Stop a child (its spec stays, unless it is temporary)."""
+        reply_or_raise(GenServer.call(sup, ("terminate_child", child_id), None))
+
+    @staticmethod
+    def restart_child(sup: object, child_id: object) -> Pid | None:
+        """Start a stopped child again from its spec."""
+        return reply_or_raise(GenServer.call(sup, ("restart_child", child_id), None))  # type: ignore[no-any-return]
+
+    @staticmethod
+    def delete_child(sup: object, child_id: object) -> None:
+        """Forget a stopped child's spec."""
+        reply_or_raise(GenServer.call(sup, ("delete_child", child_id), None))
+
+    @staticmethod
+    def which_children(sup: object) -> list[tuple[object, Pid | str | None, str]]:
+        """Return ``(id, pid or None or "restarting", type)`` per child, in start order."""
+        return reply_or_raise(GenServer.call(sup, ("which_children",), None))  # type: ignore[no-any-return]
+
+    @staticmethod
+    def count_children(sup: object) -> dict[str, int]:
+        """Return ``{"specs", "active", "supervisors", "workers"}`` counts."""
+        return reply_or_raise(GenServer.call(sup, ("count_children",), None))  # type: ignore[no-any-return]
+
+    @staticmethod
+    def stop(sup: object, reason: object = "normal", timeout: float | None = None) -> None:
+        """Stop the supervisor: its children stop in reverse order first."""
+        GenServer.stop(sup, reason, timeout)
