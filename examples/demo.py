@@ -77,6 +77,19 @@ def main() -> None:
     gs.GenServer.stop(stack)
     print("stopped; name free:", gs.whereis("stack") is None)
 
+    step("a supervisor brings a crashed server back with a fresh state")
+    sup = gs.Supervisor.start_link([(Stack, ["hello"])], name="stack_sup")
+    [(_, child, _)] = gs.Supervisor.which_children(sup)
+    assert isinstance(child, gs.Pid)
+    Stack.push(child, "world")
+    print("before the crash, state:", gs.sys.get_state(child))
+    gs.exit(child, "boom")
+    [(_, restarted, _)] = gs.Supervisor.which_children(sup)
+    print(f"{child} crashed; the supervisor started {restarted}")
+    print("after the restart, state:", gs.sys.get_state(restarted))
+    gs.sys.print_tree("stack_sup")
+    gs.Supervisor.stop(sup)
+
     leftover = [p for p in gs.processes() if p != me]
     assert not leftover, f"processes left behind: {leftover}"
     print("\nall done: no process left behind")

@@ -6,6 +6,8 @@ README and ``API.md`` for the contract.
 
 from __future__ import annotations
 
+from . import sys, trace
+from ._agent import Agent
 from ._child_spec import ChildSpec
 from ._dynamic_supervisor import DynamicSupervisor
 from ._errors import (
@@ -46,12 +48,15 @@ from ._process import (
     unregister,
     whereis,
 )
+from ._registry import Registry
 from ._results import Ignore, NoReply, Ok, Reply, Stop
 from ._supervisor import Supervisor
+from ._task import Task, TaskSupervisor
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Agent",
     "AlreadyRegisteredError",
     "AlreadyStartedError",
     "BadReturnError",
@@ -69,12 +74,15 @@ __all__ = [
     "Ok",
     "Pid",
     "Ref",
+    "Registry",
     "Reply",
     "ServerExitError",
     "StartError",
     "Stop",
     "Supervisor",
     "SupervisorError",
+    "Task",
+    "TaskSupervisor",
     "Via",
     "alive",
     "demonitor",
@@ -91,6 +99,8 @@ __all__ = [
     "spawn",
     "spawn_link",
     "spawn_monitor",
+    "sys",
+    "trace",
     "trap_exits",
     "unlink",
     "unregister",

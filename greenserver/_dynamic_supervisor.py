@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from . import _reports
+from . import _instrument, _reports
 from ._child_spec import ChildSpec, to_child_spec
 from ._errors import StartError, SupervisorError
 from ._gen_server import GenServer, _start
@@ -46,6 +46,9 @@ class _DynState:
 
 
 class _DynamicServer(GenServer[_DynState]):
+    def behaviour_class(self) -> type:
+        return DynamicSupervisor
+
     def init(self, arg: Any) -> Ok[_DynState]:
         trap_exits(True)
         return Ok(arg)
@@ -113,6 +116,8 @@ def _restart(state: _DynState, spec: ChildSpec) -> NoReply[_DynState] | Stop[_Dy
         assert type(value) is Pid
         state.children[value] = spec
         progress(None, value)
+        if _instrument.enabled:
+            _instrument.emit("restart", value, child_id=None)
     return NoReply(state)
 
 

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, ClassVar, Final, Generic, TypeVar, final
 
-from . import _instrument, _reports
+from . import _clock, _instrument, _process, _reports
 from ._child_spec import ChildSpec
 from ._errors import (
     AlreadyRegisteredError,
@@ -51,6 +51,7 @@ from ._proc_lib import start as proc_lib_start
 from ._process import (
     Down,
     ExitSignal,
+    ForeignThreadError,
     Process,
     Via,
     _add_monitor,
@@ -61,9 +62,11 @@ from ._process import (
     receive_in,
     register,
     resolve,
-    via_backend,
+    run_from_foreign_thread,
 )
 from ._results import UNSET, Ignore, NoReply, Ok, Reply, Stop
+from ._scheduler import is_foreign_thread, run_in_node
+from ._sysmsg import Debug, from_options
 
 S = TypeVar("S")
 
@@ -163,8 +166,16 @@ def call_process(
     server: object, request: object, timeout: float | None, envelope: type[_Call] | type[_System]
 ) -> object:
     """Make a synchronous request and return the reply (see ``GenServer.call``)."""
-    me = current_process()
-    target = _target(server, request)
+    try:
+        me = current_process()
+    except ForeignThreadError:
+        return run_from_foreign_thread(
+            partial(call_process, server, request, timeout, envelope), timeout, "a call"
+        )
+    if type(server) is Pid and server._proc.alive:
+        target = server._proc
+    else:
+        target = _target(server, request)
     if target is me or target.calling is not None:
         _check_cycle(me, target, server, request)
     ref = _add_monitor(me, target, alias=True)
@@ -205,6 +216,9 @@ def call_process(
 
 def cast_process(server: object, request: object) -> None:
     """Send an asynchronous request; never fails (see ``GenServer.cast``)."""
+    if is_foreign_thread():
+        run_in_node(cast_process, server, request)
+        return
     try:
         proc = resolve(server)
     except NoProcessError:
@@ -217,7 +231,11 @@ def cast_process(server: object, request: object) -> None:
 
 def stop_process(server: object, reason: object, timeout: float | None) -> None:
     """Stop a server through a system message and wait for its exit."""
-    me = current_process()
+    try:
+        me = current_process()
+    except ForeignThreadError:
+        run_from_foreign_thread(partial(stop_process, server, reason, timeout), timeout, "a stop")
+        return
     target = _target(server, ("stop", reason))
     if target is me:
         _check_cycle(me, target, server, ("stop", reason))
@@ -265,17 +283,57 @@ class _Terminate(Exception):
 class _Context:
     """What the loop of one server keeps between callbacks."""
 
-    __slots__ = ("hibernate_after", "last", "parent", "proc", "server", "suspended")
+    __slots__ = ("debug", "hibernate_after", "last", "parent", "proc", "server", "suspended")
 
     def __init__(
-        self, proc: Process, server: GenServer[Any], parent: Process, hibernate_after: float | None
+        self,
+        proc: Process,
+        server: GenServer[Any],
+        parent: Process,
+        hibernate_after: float | None,
+        debug: Debug | None,
     ) -> None:
         self.proc = proc
         self.server = server
         self.parent = parent
         self.hibernate_after = hibernate_after
+        self.debug = debug
         self.last: object = None
         self.suspended = False
+
+    def event(self, event: dict[str, Any]) -> None:
+        """Pass a debug event on (only called while debug options are on)."""
+        debug = self.debug
+        if debug is not None:
+            debug.event(self.proc.pid, self.proc.name, event)
+            if debug.empty:
+                self.debug = None
+
+
+def _debug_in(ctx: _Context, msg: object) -> None:
+    mtype = type(msg)
+    if mtype is _Call:
+        assert isinstance(msg, _Call)
+        owner = msg.from_._owner
+        event = {
+            "event": "in",
+            "kind": "call",
+            "message": msg.request,
+            "from": owner.pid if owner is not None else None,
+        }
+    elif mtype is _Cast:
+        assert isinstance(msg, _Cast)
+        event = {"event": "in", "kind": "cast", "message": msg.request, "from": None}
+    elif mtype is _System:
+        return
+    else:
+        event = {"event": "in", "kind": "info", "message": msg, "from": None}
+    ctx.event(event)
+
+
+def _debug_out(ctx: _Context, from_: Ref, reply: object) -> None:
+    owner = from_._owner
+    ctx.event({"event": "out", "reply": reply, "to": owner.pid if owner is not None else None})
 
 
 def _enter(
@@ -284,11 +342,16 @@ def _enter(
     arg: object,
     name: str | Via | None,
     hibernate_after: float | None,
+    debug: Debug | None,
 ) -> object:
     """Body of a new server process: register, ``init``, acknowledge, loop."""
     proc = current_process()
     if name is not None:
-        holder = _register_name(proc, name)
+        try:
+            holder = _register_name(proc, name)
+        except Exception as exc:  # e.g. a Via naming no registry: a failed start
+            init_fail(starter, exc)
+            raise Exit(exc) from None
         if holder is not None:
             init_fail(starter, AlreadyStartedError(holder, name))
             return None
@@ -306,7 +369,7 @@ def _enter(
     if rtype is Ok:
         assert isinstance(result, Ok)
         init_ack(starter, proc.pid)
-        ctx = _Context(proc, server, starter.parent, hibernate_after)
+        ctx = _Context(proc, server, starter.parent, hibernate_after, debug)
         return _loop(ctx, result.state, result)
     if rtype is Ignore:
         init_ack(starter, _IGNORED)
@@ -324,13 +387,15 @@ def _enter(
 def _register_name(proc: Process, name: str | Via) -> Pid | None:
     """Register *name* for *proc*; return the holder's pid if it is taken."""
     if type(name) is Via:
-        holder = via_backend.whereis(name)
+        # Read at call time: importing the Registry installs the backend.
+        backend = _process.via_backend
+        holder = backend.whereis(name)
         if holder is not None:
             return holder
         try:
-            via_backend.register(name, proc.pid)
+            backend.register(name, proc.pid)
         except AlreadyRegisteredError:
-            return via_backend.whereis(name) or proc.pid
+            return backend.whereis(name) or proc.pid
         return None
     assert type(name) is str
     try:
@@ -368,6 +433,8 @@ def _loop(ctx: _Context, state: Any, flow: Ok[Any] | Reply[Any] | NoReply[Any]) 
                 except TimeoutError:
                     msg = "timeout"
             ctx.last = msg
+            if ctx.debug is not None:
+                _debug_in(ctx, msg)
             mtype = type(msg)
             if mtype is _Call:
                 assert isinstance(msg, _Call)
@@ -376,6 +443,8 @@ def _loop(ctx: _Context, state: Any, flow: Ok[Any] | Reply[Any] | NoReply[Any]) 
                 if rtype is Reply:
                     assert isinstance(result, Reply)
                     _send_reply(msg.from_, result.reply)
+                    if ctx.debug is not None:
+                        _debug_out(ctx, msg.from_, result.reply)
                     flow = result
                 elif rtype is NoReply:
                     assert isinstance(result, NoReply)
@@ -393,12 +462,16 @@ def _loop(ctx: _Context, state: Any, flow: Ok[Any] | Reply[Any] | NoReply[Any]) 
             elif mtype is _System:
                 assert isinstance(msg, _System)
                 state = _system(ctx, msg, state)
+                server = ctx.server  # change_code may have swapped the class
+                continue
             elif mtype is ExitSignal and msg.pid is ctx.parent.pid:  # type: ignore[attr-defined]
                 # As in OTP: a trapping server dies with its parent, after terminate.
                 raise _Terminate(msg.reason, state, None, UNSET)  # type: ignore[attr-defined]
             else:
                 flow = _flow(ctx, "handle_info", server.handle_info(msg, state), state)
                 state = flow.state
+            if ctx.debug is not None:
+                ctx.event({"event": "state", "state": state})
     except _Terminate as stop:
         _terminate(ctx, stop.reason, stop.state, stop.reply_to, stop.reply)
     except Exit as exc:
@@ -457,33 +530,103 @@ _AWAKE: Final = NoReply(None)
 
 
 def _system(ctx: _Context, msg: _System, state: Any) -> Any:
-    """Handle a system message between callbacks (OTP's ``sys``)."""
+    """Handle a system message between callbacks (OTP's ``sys``); return the state."""
     request = msg.request
-    kind = request[0] if type(request) is tuple and request else request
+    assert type(request) is tuple
+    kind = request[0]
+    answer: tuple[str, object] = ("ok", None)
     if kind == "terminate":
-        assert isinstance(request, tuple)
         raise _Terminate(request[1], state, None, UNSET)
     if kind == "get_state":
-        _send_reply(msg.from_, ("ok", state))
+        answer = ("ok", state)
     elif kind == "replace_state":
-        assert isinstance(request, tuple)
         try:
             state = request[1](state)
         except Exception as exc:
-            _send_reply(msg.from_, ("error", exc))
+            answer = ("error", exc)
         else:
-            _send_reply(msg.from_, ("ok", state))
+            answer = ("ok", state)
     elif kind == "get_status":
-        _send_reply(msg.from_, ("ok", _status(ctx, state)))
+        answer = ("ok", _status(ctx, state))
     elif kind == "suspend":
-        _send_reply(msg.from_, ("ok", None))
+        _send_reply(msg.from_, answer)
         ctx.suspended = True
-        state = _suspended(ctx, state)
+        return _suspended(ctx, state)
     elif kind == "resume":
-        _send_reply(msg.from_, ("ok", None))
+        ctx.suspended = False
+    elif kind == "change_code":
+        state, answer = _change_code(ctx, state, *request[1:])
+    elif kind == "debug":
+        answer = _debug_request(ctx, request[1], request[2])
     else:
-        _send_reply(msg.from_, ("error", f"unknown system request {request!r}"))
+        answer = ("error", ValueError(f"unknown system request {request!r}"))
+    _send_reply(msg.from_, answer)
     return state
+
+
+def _change_code(
+    ctx: _Context, state: Any, new_cls: type[GenServer[Any]], old_vsn: object, extra: object
+) -> tuple[Any, tuple[str, object]]:
+    """Swap the server's class after ``new_cls.code_change`` migrates the state."""
+    if not ctx.suspended:
+        error = RuntimeError("change_code needs a suspended server; call sys.suspend() first")
+        return state, ("error", error)
+    try:
+        new_server = new_cls()
+        result: object = new_server.code_change(old_vsn, state, extra)
+    except Exception as exc:
+        return state, ("error", exc)
+    if not isinstance(result, Ok):
+        return state, ("error", BadReturnError(f"{new_cls.__qualname__}.code_change", result))
+    ctx.server = new_server
+    return result.state, ("ok", None)
+
+
+def _debug_request(ctx: _Context, option: str, arg: object) -> tuple[str, object]:
+    debug = ctx.debug if ctx.debug is not None else Debug()
+    answer: tuple[str, object] = ("ok", None)
+    try:
+        if option == "trace":
+            debug.trace = bool(arg)
+        elif option == "log":
+            if arg == "get":
+                answer = ("ok", list(debug.log or ()))
+            else:
+                debug.set_log(arg)
+        elif option == "statistics":
+            if arg == "get":
+                if not debug.stats:
+                    raise RuntimeError(
+                        "statistics are off; turn them on with statistics(server, True)"
+                    )
+                answer = ("ok", _statistics(ctx, debug))
+            else:
+                debug.set_stats(arg)
+        elif option == "install":
+            if not callable(arg):
+                raise TypeError(f"a debug function must be callable; got {arg!r}")
+            debug.fns.append(arg)
+        elif option == "remove":
+            if arg not in debug.fns:
+                raise ValueError(f"{arg!r} is not installed")
+            debug.fns.remove(arg)
+        else:
+            raise ValueError(f"unknown debug option {option!r}")
+    except (ValueError, TypeError, RuntimeError) as exc:
+        answer = ("error", exc)
+    ctx.debug = None if debug.empty else debug
+    return answer
+
+
+def _statistics(ctx: _Context, debug: Debug) -> dict[str, object]:
+    return {
+        "start_time": debug.start_time,
+        "current_time": _clock.wall(),
+        "reductions": ctx.proc.reductions,
+        "messages_in": debug.messages_in,
+        "messages_out": debug.messages_out,
+        "message_queue_len": len(ctx.proc.mailbox),
+    }
 
 
 def _suspended(ctx: _Context, state: Any) -> Any:
@@ -496,11 +639,7 @@ def _suspended(ctx: _Context, state: Any) -> Any:
         while ctx.suspended:
             msg = receive_in(ctx.proc, is_system, None)
             assert isinstance(msg, _System)
-            request = msg.request
-            if request == ("resume",):
-                ctx.suspended = False
-                _send_reply(msg.from_, ("ok", None))
-            elif request == ("suspend",):
+            if msg.request == ("suspend",):
                 _send_reply(msg.from_, ("ok", None))
             else:
                 state = _system(ctx, msg, state)
@@ -513,10 +652,10 @@ def _status(ctx: _Context, state: object) -> dict[str, object]:
     shown = _format_status(ctx.server, state, None, None)
     return {
         "pid": ctx.proc.pid,
-        "class": type(ctx.server),
+        "class": ctx.server.behaviour_class(),
         "status": "suspended" if ctx.suspended else "running",
         "parent": ctx.parent.pid,
-        "debug": [],
+        "debug": ctx.debug.options() if ctx.debug is not None else [],
         "state": shown.get("state"),
         "name": ctx.proc.name,
     }
@@ -597,7 +736,11 @@ def _start(
     ):
         raise ValueError(f"hibernate_after must be seconds >= 0 or None; got {hibernate_after!r}")
     ok, value, pid = proc_lib_start(
-        _enter, (cls, arg, name, hibernate_after), link=link, timeout=timeout, current=cls
+        _enter,
+        (cls, arg, name, hibernate_after, from_options(debug)),  # type: ignore[arg-type]
+        link=link,
+        timeout=timeout,
+        current=cls,
     )
     if ok:
         return None if value is _IGNORED else pid
@@ -623,6 +766,10 @@ class GenServer(Generic[S]):
         Override it to change the id, restart type or shutdown.
         """
         return ChildSpec(id=cls, start=(cls.start_link, (arg,), {}))
+
+    def behaviour_class(self) -> type:
+        """Return the class that introspection shows for this server (itself by default)."""
+        return type(self)
 
     # --- callbacks -----------------------------------------------------------
 

@@ -91,7 +91,7 @@ class Mailbox:
                             return items.popleft()
                     else:
                         index = scanned
-                        for msg in islice(items, scanned, None):
+                        for msg in islice(items, scanned, None) if scanned else items:
                             if match(msg):
                                 del items[index]
                                 return msg

@@ -23,18 +23,20 @@ Erlang's rules, which the rest of the library relies on:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, final
 
 from gevent import Greenlet
+from gevent.monkey import get_original
 from greenlet import GreenletExit, getcurrent
 from greenlet import greenlet as RawGreenlet
 
-from . import _instrument, _reports
-from ._errors import Exit, NoProcessError
+from . import _instrument, _reports, _scheduler
+from ._errors import CallTimeoutError, Exit, NoProcessError
 from ._mailbox import Interrupted, Mailbox, Match
 from ._pid import Pid, Ref
-from ._scheduler import hub, make_ready
+from ._scheduler import hub, is_foreign_thread, make_ready, real_get_ident, run_in_node
 
 if TYPE_CHECKING:
     from gevent.hub import Hub
@@ -163,10 +165,19 @@ def current_process() -> Process:
     return proc
 
 
+class ForeignThreadError(RuntimeError):
+    """A plain OS thread tried to act as a process (it can only call, cast and send)."""
+
+
 def _adopt(glet: RawGreenlet) -> Process:
     h: Hub = hub()
     if glet is h:
         raise RuntimeError("the gevent hub cannot act as a process; spawn one instead")
+    if real_get_ident() != _scheduler.node_thread:
+        raise ForeignThreadError(
+            "this OS thread is not the one running greenserver's hub: from here use "
+            "GenServer.call/cast/stop, gs.send and gs.sys functions, which are thread-safe"
+        )
     proc = Process(current=getattr(glet, "run", None) or glet)
     proc.adopted = True
     proc.engine = glet
@@ -277,6 +288,8 @@ def _run_body(
     except BaseException as exc:
         reason = exc
         if proc.alive:
+            if _instrument.enabled:
+                _instrument.emit("crash", proc.pid, reason=exc)
             _reports.error(
                 "crash_report",
                 pid=proc.pid,
@@ -607,8 +620,11 @@ def send(dest: object, msg: object) -> object:
     """Send *msg* to *dest* (a pid, a registered name or a ``Via``); return *msg*.
 
     Sending never blocks. A message to a dead pid is dropped, as in Erlang;
-    a message to a name nobody holds raises ``NoProcessError``.
+    a message to a name nobody holds raises ``NoProcessError``. From another
+    OS thread the message is handed to the hub's thread, which delivers it.
     """
+    if real_get_ident() != _scheduler.node_thread:
+        return _send_from_foreign_thread(dest, msg)
     if type(dest) is Pid:
         proc = dest._proc
     else:
@@ -623,18 +639,70 @@ def send(dest: object, msg: object) -> object:
     return msg
 
 
+def _send_from_foreign_thread(dest: object, msg: object) -> object:
+    if not is_foreign_thread():  # the first use of greenserver: this is the node now
+        return send(dest, msg)
+    if type(dest) is not Pid and resolve(dest) is None:
+        raise NoProcessError(f"no process is registered as {dest!r}", server=dest, request=msg)
+    run_in_node(_deliver_quietly, dest, msg)
+    return msg
+
+
+def _deliver_quietly(dest: object, msg: object) -> None:
+    # The name may have gone away between the caller's check and delivery.
+    with suppress(NoProcessError):
+        send(dest, msg)
+
+
+_allocate_lock = get_original("_thread", "allocate_lock")
+
+
+def run_from_foreign_thread(fn: Callable[[], object], timeout: float | None, what: str) -> object:
+    """Run *fn* in a short-lived process of the node and wait for its result.
+
+    This is how a plain OS thread calls a server: the hub's thread does the
+    work, the OS thread waits on a real lock. *timeout* bounds the wait (a
+    little slack covers the hand-over); the hub's thread must be running.
+    """
+    done = _allocate_lock()
+    done.acquire()
+    outcome: list[tuple[bool, object]] = []
+
+    def proxy() -> None:
+        try:
+            outcome.append((True, fn()))
+        except BaseException as exc:
+            outcome.append((False, exc))
+        finally:
+            done.release()
+
+    run_in_node(spawn_process, proxy, (), {})
+    if not done.acquire(timeout=-1 if timeout is None else timeout + 1.0):
+        raise CallTimeoutError(f"{what} from another OS thread got no answer within {timeout}s")
+    ok, value = outcome[0]
+    if not ok:
+        assert isinstance(value, BaseException)
+        raise value
+    return value
+
+
 def receive_in(proc: Process, match: Match | None, timeout: float | None) -> object:
     """Receive for *proc*, the current process (see ``receive``)."""
-    if timeout is not None:
+    if timeout is not None and (type(timeout) is not float or not timeout >= 0.0):
         _check_timeout(timeout)
-    _raise_if_dead(proc)
+    if not proc.alive:
+        proc.exit_raised = True
+        raise Exit(proc.reason)
     try:
         msg = proc.mailbox.get(match, timeout)
     except Interrupted:
         proc.exit_raised = True
         raise Exit(proc.reason) from None
     # Woken for a message, then killed before it ran: it must not go on.
-    _raise_if_dead(proc)
+    # (mypy cannot see that the switch inside get() may change proc.alive.)
+    if not proc.alive:
+        proc.exit_raised = True  # type: ignore[unreachable]
+        raise Exit(proc.reason)
     proc.reductions += 1
     if _instrument.enabled:
         _instrument.emit("receive", proc.pid, msg=msg)

@@ -48,19 +48,10 @@ class _Flow(Generic[S]):
 
     __slots__ = ("continue_", "hibernate", "state", "timeout")
 
-    def __init__(
-        self,
-        state: S,
-        continue_: object,
-        timeout: float | None,
-        hibernate: bool,
-    ) -> None:
-        if continue_ is not UNSET or timeout is not None or hibernate:
-            _check_options(continue_, timeout, hibernate)
-        self.state = state
-        self.continue_ = continue_
-        self.timeout = timeout
-        self.hibernate = hibernate
+    state: S
+    continue_: object
+    timeout: float | None
+    hibernate: bool
 
     def _options(self) -> str:
         if self.continue_ is not UNSET:
@@ -84,7 +75,13 @@ class Ok(_Flow[S]):
         timeout: float | None = None,
         hibernate: bool = False,
     ) -> None:
-        super().__init__(state, continue_, timeout, hibernate)
+        # Inlined rather than super().__init__: results are made on every message.
+        if continue_ is not UNSET or timeout is not None or hibernate:
+            _check_options(continue_, timeout, hibernate)
+        self.state = state
+        self.continue_ = continue_
+        self.timeout = timeout
+        self.hibernate = hibernate
 
     def __repr__(self) -> str:
         return f"Ok({self.state!r}{self._options()})"
@@ -104,7 +101,13 @@ class NoReply(_Flow[S]):
         timeout: float | None = None,
         hibernate: bool = False,
     ) -> None:
-        super().__init__(state, continue_, timeout, hibernate)
+        # Inlined rather than super().__init__: results are made on every message.
+        if continue_ is not UNSET or timeout is not None or hibernate:
+            _check_options(continue_, timeout, hibernate)
+        self.state = state
+        self.continue_ = continue_
+        self.timeout = timeout
+        self.hibernate = hibernate
 
     def __repr__(self) -> str:
         return f"NoReply({self.state!r}{self._options()})"
@@ -125,8 +128,13 @@ class Reply(_Flow[S]):
         timeout: float | None = None,
         hibernate: bool = False,
     ) -> None:
-        super().__init__(state, continue_, timeout, hibernate)
+        if continue_ is not UNSET or timeout is not None or hibernate:
+            _check_options(continue_, timeout, hibernate)
         self.reply = reply
+        self.state = state
+        self.continue_ = continue_
+        self.timeout = timeout
+        self.hibernate = hibernate
 
     def __repr__(self) -> str:
         return f"Reply({self.reply!r}, {self.state!r}{self._options()})"

@@ -20,10 +20,12 @@ answered before the hub runs, the common case, never pays for a timer.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from time import monotonic
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import gevent
+from gevent.monkey import get_original
 from greenlet import getcurrent
 from greenlet import greenlet as RawGreenlet
 
@@ -65,13 +67,19 @@ _budget = HANDOFF_BUDGET
 _hub: Hub | None = None
 _switch = RawGreenlet.switch
 
+# The OS thread whose hub runs every process. Read through the *original*
+# get_ident: after monkey.patch_all() the patched one names greenlets.
+real_get_ident: Callable[[], int] = get_original("_thread", "get_ident")
+node_thread: int | None = None
+
 
 def hub() -> Hub:
     """Return the hub that runs every process (the first thread's hub)."""
-    global _hub
+    global _hub, node_thread
     h = _hub
     if h is None:
         h = _hub = gevent.get_hub()
+        node_thread = real_get_ident()
         if not h:
             # A finished engine returns into its parent, the hub. Were the hub
             # never started, that return would start it with a bogus argument,
@@ -149,3 +157,15 @@ def _expire(box: Waitable, seq: int, glet: RawGreenlet) -> None:
     if box._seq == seq and box._waiter is glet:
         box._waiter = None
         glet.switch(TIMEOUT)
+
+
+def is_foreign_thread() -> bool:
+    """Return whether the caller runs in an OS thread other than the node's."""
+    if node_thread is None:
+        hub()
+    return real_get_ident() != node_thread
+
+
+def run_in_node(fn: Callable[..., object], *args: object) -> None:
+    """Run ``fn(*args)`` in the node's hub soon; safe to call from any OS thread."""
+    hub().loop.run_callback_threadsafe(fn, *args)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import Any, ClassVar, Final, final
 
-from . import _clock, _reports
+from . import _clock, _instrument, _reports
 from ._child_spec import ChildSpec, to_child_spec
 from ._errors import BadReturnError, Exit, StartError, SupervisorError
 from ._gen_server import GenServer, _start
@@ -278,8 +278,14 @@ class _State:
 class _SupervisorServer(GenServer[_State]):
     """The GenServer under every Supervisor (OTP's ``supervisor`` module)."""
 
+    module: type[Supervisor] | None = None
+
+    def behaviour_class(self) -> type:
+        return self.module or Supervisor
+
     def init(self, arg: Any) -> Ok[_State] | Ignore | Stop[_State]:
         module, module_arg, spec = arg
+        self.module = module
         trap_exits(True)
         if module is not None:
             spec = module().init(module_arg)
@@ -378,6 +384,8 @@ def _restart(state: _State, child: _Child) -> NoReply[_State] | Stop[_State]:
         member.pid = value  # type: ignore[assignment]
         if value is not None:
             progress(member.spec.id, value)
+            if _instrument.enabled:
+                _instrument.emit("restart", value, child_id=member.spec.id)
     return NoReply(state)
 
 

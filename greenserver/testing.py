@@ -15,6 +15,7 @@ an empty mailbox), ``ManualClock``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, MutableMapping
 from typing import Any, final
 
@@ -39,12 +40,14 @@ def wait_all_idle(timeout: float = 5.0) -> None:
         TimeoutError: Some process was still busy after *timeout* seconds.
     """
     me = _process.current_process()
-    deadline = _clock.now() + timeout
+    # Real time, not _clock.now(): under a ManualClock that never advances the
+    # bound would never expire and a busy process would hang the test.
+    deadline = time.monotonic() + timeout
     while True:
         busy = [p for p in _process.live_processes() if p is not me and p.mailbox._waiter is None]
         if not busy and not _scheduler._ready:
             return
-        if _clock.now() > deadline:
+        if time.monotonic() > deadline:
             raise TimeoutError(f"processes still busy after {timeout}s: {[p.pid for p in busy]!r}")
         gevent.sleep(0)
 

@@ -183,6 +183,28 @@ class TestLink:
         downs = {gs.receive(timeout=0) for _ in chain}
         assert downs == {gs.Down(ref, pid, "boom") for ref, pid in zip(refs, chain, strict=True)}
 
+    def test_killing_a_link_kills_the_caller_at_once(self) -> None:
+        b, ref_b = gs.spawn_monitor(block_forever)
+
+        def fn(test: gs.Pid) -> None:
+            gs.link(b)
+            try:
+                gs.exit(b, "boom")
+                gs.send(test, "went on")
+            except BaseException as exc:
+                gs.send(test, ("unwound", exc))
+                raise
+
+        a, ref_a = gs.spawn_monitor(fn, gs.self())
+
+        assert wait_down(ref_a) == gs.Down(ref_a, a, "boom")
+        assert wait_down(ref_b) == gs.Down(ref_b, b, "boom")
+        msg = gs.receive(timeout=BOUND)
+        assert type(msg) is tuple
+        assert msg[0] == "unwound"
+        assert type(msg[1]) is gs.Exit
+        assert msg[1].reason == "boom"
+
     def test_linking_twice_makes_one_link(self) -> None:
         gs.trap_exits(True)
         a, ref_a = gs.spawn_monitor(exit_on_request)

@@ -2,10 +2,12 @@
 
 Hypothesis draws a few processes, each trapping exits or not, random links
 and monitors among them and from the test process (which traps exits and
-monitors everyone), then a sequence of ``gs.exit`` calls. A pure-Python
-model of Erlang's rules says who dies, with what reason, and which ``Down``
-and ``ExitSignal`` messages each survivor gets; the kernel must agree after
-every step. Every spawned process forwards what it receives to the test.
+monitors everyone), then a sequence of steps: the test calls ``gs.exit``, a
+process ends itself with ``raise gs.Exit(reason)``, or a process unlinks
+from another. A pure-Python model of Erlang's rules says who dies, with what
+reason, and which ``Down`` and ``ExitSignal`` messages each survivor gets;
+the kernel must agree after every step. Every spawned process forwards what
+it receives to the test.
 """
 
 from __future__ import annotations
@@ -37,7 +39,10 @@ class Scenario:
     links: tuple[tuple[int, int], ...]  # (a, b): a calls gs.link(b)
     monitors: tuple[tuple[int, int], ...]  # (watcher, target)
     test_links: frozenset[int]  # processes the test links to
-    kills: tuple[tuple[int, str], ...]  # gs.exit(target, reason), in order
+    # In order: ("exit", target, reason): the test calls gs.exit(target, reason);
+    # ("quit", target, reason): target raises gs.Exit(reason);
+    # ("unlink", a, b): a calls gs.unlink(b).
+    steps: tuple[tuple[str, int, object], ...]
 
 
 @st.composite
@@ -45,12 +50,18 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     n = draw(st.integers(2, 8))
     index = st.integers(0, n - 1)
     pair = st.tuples(index, index).filter(lambda p: p[0] != p[1])
+    reason = st.sampled_from(REASONS)
+    step = st.one_of(
+        st.tuples(st.just("exit"), index, reason),
+        st.tuples(st.just("quit"), index, reason),
+        pair.map(lambda p: ("unlink", *p)),
+    )
     return Scenario(
         traps=tuple(draw(st.lists(st.booleans(), min_size=n, max_size=n))),
         links=tuple(draw(st.lists(pair, max_size=12))),
         monitors=tuple(draw(st.lists(pair, max_size=12))),
         test_links=frozenset(draw(st.sets(index, max_size=n))),
-        kills=tuple(draw(st.lists(st.tuples(index, st.sampled_from(REASONS)), max_size=6))),
+        steps=tuple(draw(st.lists(step, max_size=6))),
     )
 
 
@@ -70,16 +81,23 @@ class Model:
     def is_alive(self, node: Node) -> bool:
         return node == T or self.alive[node]
 
-    def exit(self, target: int, reason: str) -> Counter[Event]:
-        """``gs.exit(target, reason)`` sent by the test; return what survivors get."""
+    def step(self, kind: str, target: int, arg: object) -> Counter[Event]:
+        """Play one step; return the messages the survivors get."""
         events: list[Event] = []
-        if self.alive[target]:
-            if reason == "kill":
+        if not self.alive[target]:
+            pass  # a signal or a message to a dead process does nothing
+        elif kind == "exit":  # an exit signal from the test
+            if arg == "kill":
                 self._die(target, "killed", events)
             elif self.traps[target]:
-                events.append((target, "exit", T, reason))
-            elif reason != "normal":
-                self._die(target, reason, events)
+                events.append((target, "exit", T, arg))
+            elif arg != "normal":
+                self._die(target, arg, events)
+        elif kind == "quit":  # the process ends itself: any reason, "kill" too
+            self._die(target, arg, events)
+        else:
+            assert kind == "unlink"
+            self.links.discard(frozenset((target, arg)))  # type: ignore[arg-type]
         # A message to a process that died in the same step dies with its mailbox.
         return Counter(e for e in events if self.is_alive(e[0]))
 
@@ -123,7 +141,13 @@ def node(test: gs.Pid, index: int) -> None:
     refs = {gs.monitor(pid): target for pid, target in monitors}
     gs.send(test, ("ready", index, refs))
     while True:
-        gs.send(test, ("fwd", index, gs.receive()))
+        msg = gs.receive()
+        if type(msg) is tuple and msg[0] == "quit":
+            raise gs.Exit(msg[1])
+        if type(msg) is tuple and msg[0] == "unlink":
+            gs.unlink(msg[1])
+        else:  # a Down or an ExitSignal (their type is not plain tuple)
+            gs.send(test, ("fwd", index, msg))
 
 
 class World:
@@ -210,18 +234,25 @@ class TestExitPropagation:
         try:
             world.start(sc)
             assert world.drain() == Counter()
-            for target, reason in sc.kills:
-                expected = model.exit(target, reason)
+            for kind, target, arg in sc.steps:
+                expected = model.step(kind, target, arg)
+                pid = world.pids[target]
 
-                gs.exit(world.pids[target], reason)
-
-                # Death is atomic: the test's own messages are there at once...
-                direct = world.drain()
-                assert direct == Counter({e: c for e, c in expected.items() if e[0] == T})
+                if kind == "exit":
+                    gs.exit(pid, arg)
+                    # Death is atomic: the test's own messages are there at once...
+                    direct = world.drain()
+                    assert direct == Counter({e: c for e, c in expected.items() if e[0] == T})
+                    expected -= direct
+                elif kind == "quit":
+                    gs.send(pid, ("quit", arg))
+                else:
+                    assert type(arg) is int
+                    gs.send(pid, ("unlink", world.pids[arg]))
                 # ...and the survivors forward theirs once they have run.
                 wait_all_idle()
-                forwarded = world.drain()
-                assert forwarded == Counter({e: c for e, c in expected.items() if e[0] != T})
+
+                assert world.drain() == expected
                 assert [gs.alive(pid) for pid in world.pids] == model.alive
                 assert world.links_of(world.test) == model.links_of(T)
                 for i, pid in enumerate(world.pids):

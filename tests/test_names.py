@@ -130,7 +130,7 @@ class TestRegister:
 
         assert wait_down(ref).reason == "normal"
         assert gs.whereis("short-lived") is None
-        with pytest.raises(gs.NoProcessError):
+        with pytest.raises(gs.NoProcessError, match=r"^no process is registered as 'short-lived'$"):
             gs.send("short-lived", "too late")
 
 
@@ -159,7 +159,7 @@ class TestUnregister:
         gs.register("gone", pid)
         gs.unregister("gone")
 
-        with pytest.raises(gs.NoProcessError):
+        with pytest.raises(gs.NoProcessError, match=r"^no process is registered as 'gone'$"):
             gs.send("gone", "hello")
 
         gs.exit(pid, "kill")

@@ -15,7 +15,7 @@ import gevent.event
 import pytest
 
 import greenserver as gs
-from greenserver.testing import ReportLog, wait_all_idle
+from greenserver.testing import ManualClock, ReportLog, wait_all_idle
 
 # Seconds: bounds a failure (a hung receive becomes an error), never decides success.
 BOUND = 5.0
@@ -87,7 +87,9 @@ class TestPid:
 
     def test_copy_raises_type_error(self) -> None:
         """A copied pid would be a second identity for one process."""
-        with pytest.raises(TypeError):
+        with pytest.raises(
+            TypeError, match=r"^a Pid names a live process in this node and cannot be pickled$"
+        ):
             copy.deepcopy(gs.self())
 
 
@@ -301,6 +303,21 @@ class TestSelf:
         down = wait_down(ref)
         assert type(down.reason) is KeyError
         assert down.reason is glet.exception
+
+    def test_gevent_greenlet_that_raises_exit_ends_with_its_reason(self) -> None:
+        test = gs.self()
+
+        def greenlet_body() -> None:
+            gs.send(test, gs.self())
+            raise gs.Exit(gs.receive())
+
+        gevent.spawn(greenlet_body)
+        pid = gs.receive(timeout=BOUND)
+        assert type(pid) is gs.Pid
+        ref = gs.monitor(pid)
+        gs.send(pid, "boom")
+
+        assert wait_down(ref) == gs.Down(ref, pid, "boom")
 
     def test_killing_a_gevent_greenlets_process_ends_the_greenlet(self) -> None:
         test = gs.self()
@@ -564,6 +581,26 @@ class TestExit:
 
         assert wait_down(ref).reason == "boom"
         assert gs.receive(timeout=BOUND) == "finally ran"
+
+    def test_process_blocked_in_a_receive_with_timeout_unwinds(self) -> None:
+        def fn(test: gs.Pid) -> None:
+            try:
+                gs.send(test, "ready")
+                gs.receive(timeout=0.05)
+            except BaseException as exc:
+                gs.send(test, ("unwound", exc))
+                raise
+
+        pid, ref = spawn_ready(fn, gs.self())
+
+        gs.exit(pid, "boom")
+
+        assert wait_down(ref) == gs.Down(ref, pid, "boom")
+        msg = gs.receive(timeout=BOUND)
+        assert type(msg) is tuple
+        assert msg[0] == "unwound"
+        assert type(msg[1]) is gs.Exit  # not the TimeoutError of its receive
+        assert msg[1].reason == "boom"
 
     def test_process_blocked_in_a_gevent_primitive_unwinds_its_finally(self) -> None:
         event = gevent.event.Event()
@@ -830,3 +867,38 @@ class TestInfo:
     def test_non_pid_raises_type_error(self) -> None:
         with pytest.raises(TypeError, match=r"^info\(\) needs a Pid; got None$"):
             gs.info(None)  # type: ignore[arg-type]
+
+
+class TestWaitAllIdle:
+    """``greenserver.testing.wait_all_idle``: the barrier these tests lean on."""
+
+    def test_returns_once_every_process_waits(self) -> None:
+        def fn() -> None:
+            gs.receive()
+            block_forever()
+
+        pids = [gs.spawn(fn) for _ in range(3)]
+        for pid in pids:
+            gs.send(pid, "work")
+
+        wait_all_idle()
+
+        infos = [gs.info(pid) for pid in pids]
+        assert [(i or {}).get("status") for i in infos] == ["waiting"] * 3
+        assert [(i or {}).get("reductions") for i in infos] == [1] * 3
+        for pid in pids:
+            gs.exit(pid, "kill")
+
+    def test_busy_process_makes_it_time_out_even_under_a_manual_clock(
+        self, manual_clock: ManualClock
+    ) -> None:
+        event = gevent.event.Event()
+        pid, ref = gs.spawn_monitor(event.wait)  # blocked, but not in receive
+
+        with pytest.raises(
+            TimeoutError, match=rf"^processes still busy after 0\.05s: \[{re.escape(repr(pid))}\]$"
+        ):
+            wait_all_idle(0.05)
+
+        event.set()
+        assert wait_down(ref) == gs.Down(ref, pid, "normal")

@@ -1,0 +1,203 @@
+"""Look inside running behaviour processes, as Erlang's ``sys`` module does.
+
+Every function sends a *system message* through the process's ordinary
+mailbox; the process handles it between callbacks, so it never races one.
+They work on every behaviour process: GenServer, Supervisor,
+DynamicSupervisor, Agent, Registry, TaskSupervisor.
+
+A suspended process answers only system messages; the others wait in its
+mailbox, in order, until ``resume``. That is how to inspect or replace a
+state consistently, and how to upgrade code (``change_code``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ._gen_server import GenServer, _System, call_process
+from ._pid import Pid
+from ._process import info as process_info
+from ._process import resolve
+from ._sysmsg import DebugFn, Event
+
+__all__ = [
+    "change_code",
+    "get_state",
+    "get_status",
+    "install",
+    "log",
+    "print_tree",
+    "remove",
+    "replace_state",
+    "resume",
+    "statistics",
+    "suspend",
+    "trace",
+    "tree",
+]
+
+
+def _request(server: object, request: tuple[object, ...], timeout: float | None) -> Any:
+    answer = call_process(server, request, timeout, _System)
+    assert type(answer) is tuple
+    tag, value = answer
+    if tag == "error":
+        if isinstance(value, BaseException):
+            raise value
+        raise RuntimeError(value)
+    return value
+
+
+def get_state(server: object, timeout: float | None = 5.0) -> Any:
+    """Return the state of *server* (what its callbacks receive)."""
+    return _request(server, ("get_state",), timeout)
+
+
+def replace_state(server: object, fn: Callable[[Any], Any], timeout: float | None = 5.0) -> Any:
+    """Set the state of *server* to ``fn(state)`` and return the new state.
+
+    *fn* runs inside the server. If it raises, the state is unchanged and the
+    exception is raised here.
+    """
+    if not callable(fn):
+        raise TypeError(f"replace_state needs a function of the state; got {fn!r}")
+    return _request(server, ("replace_state", fn), timeout)
+
+
+def get_status(server: object, timeout: float | None = 5.0) -> dict[str, Any]:
+    """Return ``pid``, ``class``, ``status`` ("running"/"suspended"), ``parent``,
+    ``debug`` (active options), ``state`` (as ``format_status`` shows it) and ``name``."""
+    status: dict[str, Any] = _request(server, ("get_status",), timeout)
+    return status
+
+
+def suspend(server: object, timeout: float | None = 5.0) -> None:
+    """Make *server* answer only system messages until ``resume``."""
+    _request(server, ("suspend",), timeout)
+
+
+def resume(server: object, timeout: float | None = 5.0) -> None:
+    """Let a suspended *server* handle its queued messages again."""
+    _request(server, ("resume",), timeout)
+
+
+def change_code(
+    server: object,
+    new_cls: type[GenServer[Any]],
+    old_vsn: object,
+    extra: object = None,
+    timeout: float | None = 5.0,
+) -> None:
+    """Upgrade a suspended *server* to *new_cls*, migrating its state.
+
+    Runs ``new_cls().code_change(old_vsn, state, extra)`` in the server; on
+    ``Ok(new_state)`` the server runs *new_cls* from then on. If it raises or
+    returns anything else, the server keeps its class and state and the error
+    is raised here.
+
+    Raises:
+        RuntimeError: The server is not suspended.
+    """
+    if not (isinstance(new_cls, type) and issubclass(new_cls, GenServer)):
+        raise TypeError(f"change_code needs a GenServer subclass; got {new_cls!r}")
+    _request(server, ("change_code", new_cls, old_vsn, extra), timeout)
+
+
+def trace(server: object, flag: bool, timeout: float | None = 5.0) -> None:
+    """Print every event in and out of *server* while *flag* is true."""
+    _request(server, ("debug", "trace", bool(flag)), timeout)
+
+
+def log(server: object, flag: bool | int | str, timeout: float | None = 5.0) -> list[Event] | None:
+    """Keep the last events of *server*: ``True`` (10), a size, ``False``, or ``"get"``.
+
+    With ``"get"`` returns the kept events, oldest first.
+    """
+    result: list[Event] | None = _request(server, ("debug", "log", flag), timeout)
+    return result
+
+
+def statistics(
+    server: object, flag: bool | str, timeout: float | None = 5.0
+) -> dict[str, Any] | None:
+    """Count *server*'s messages: ``True`` starts, ``False`` stops, ``"get"`` returns
+    ``start_time``, ``current_time``, ``reductions``, ``messages_in``, ``messages_out``
+    and ``message_queue_len``."""
+    result: dict[str, Any] | None = _request(server, ("debug", "statistics", flag), timeout)
+    return result
+
+
+def install(server: object, fn: DebugFn, timeout: float | None = 5.0) -> None:
+    """Call ``fn(event)`` inside *server* for each of its events until ``remove``.
+
+    A function that raises is removed (and the error reported), as in OTP.
+    """
+    _request(server, ("debug", "install", fn), timeout)
+
+
+def remove(server: object, fn: DebugFn, timeout: float | None = 5.0) -> None:
+    """Stop calling a function ``install`` added."""
+    _request(server, ("debug", "remove", fn), timeout)
+
+
+# --- the supervision tree ------------------------------------------------------
+
+
+def tree(root: object, timeout: float | None = 5.0) -> dict[str, Any]:
+    """Return the supervision tree under *root* (a supervisor's pid or name).
+
+    Each node is a dict: ``id``, ``pid``, ``name``, ``class``, ``type``,
+    ``status``, ``message_queue_len`` and, for supervisors, ``children``.
+    """
+    proc = resolve(root)
+    if proc is None or not proc.alive:
+        from ._errors import NoProcessError
+
+        raise NoProcessError(f"no process {root!r}", server=root)
+    return _node(None, proc.pid, "supervisor", timeout)
+
+
+def _node(child_id: object, pid: object, kind: str, timeout: float | None) -> dict[str, Any]:
+    node: dict[str, Any] = {"id": child_id, "pid": pid, "type": kind}
+    if type(pid) is not Pid:
+        node.update(name=None, status=pid or "undefined", message_queue_len=0)
+        return node
+    facts = process_info(pid) or {}
+    node["name"] = facts.get("registered_name")
+    node["message_queue_len"] = facts.get("message_queue_len", 0)
+    try:
+        status = get_status(pid, timeout)
+    except Exception:
+        node["class"] = getattr(facts.get("current"), "__qualname__", None)
+        node["status"] = facts.get("status", "dead")
+        return node
+    node["class"] = status["class"].__qualname__
+    node["status"] = status["status"]
+    if kind == "supervisor":
+        children: list[tuple[object, object, str]] = GenServer.call(
+            pid, ("which_children",), timeout
+        )[1]
+        node["children"] = [_node(cid, cpid, ctype, timeout) for cid, cpid, ctype in children]
+    return node
+
+
+def print_tree(root: object, timeout: float | None = 5.0) -> str:
+    """Print the supervision tree under *root* and return the printed text."""
+    lines: list[str] = []
+
+    def walk(node: dict[str, Any], depth: int) -> None:
+        label = node["id"]
+        shown = getattr(label, "__qualname__", None) or ("" if label is None else repr(label))
+        name = f" {node['name']!r}" if node.get("name") else ""
+        lines.append(
+            f"{'  ' * depth}{shown or node.get('class') or ''} {node['pid']!r}{name} "
+            f"[{node.get('class')}, {node['status']}, mailbox {node['message_queue_len']}]"
+        )
+        for child in node.get("children", ()):
+            walk(child, depth + 1)
+
+    walk(tree(root, timeout), 0)
+    text = "\n".join(lines)
+    print(text)
+    return text
