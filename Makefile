@@ -6,6 +6,7 @@ VENV = .venv
 BIN = $(VENV)/bin
 INSTALLED = $(VENV)/.installed
 INSTALLED_TEST = $(VENV)/.installed-test
+INSTALLED_BENCH = $(VENV)/.installed-bench
 
 # Lint and type-check only the trees that exist (tests/typing, bench, ... may
 # not exist yet).
@@ -36,6 +37,11 @@ $(INSTALLED_TEST): setup.cfg pyproject.toml | sysdeps $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
+$(INSTALLED_BENCH): setup.cfg pyproject.toml | sysdeps $(BIN)/python
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[bench]'
+	touch $@
+
 demo: $(INSTALLED)
 	$(BIN)/python examples/demo.py
 
@@ -55,7 +61,7 @@ lint-imports: $(INSTALLED_TEST)
 stress: $(INSTALLED_TEST)
 	$(BIN)/python -m pytest -q -m stress tests
 
-bench: $(INSTALLED)
+bench: $(INSTALLED_BENCH)
 	$(BIN)/python -m bench
 
 format: $(INSTALLED_TEST)

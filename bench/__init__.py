@@ -34,5 +34,9 @@ from __future__ import annotations
 # The modules whose @case functions make up the suite, in report order.
 CASE_MODULES: tuple[str, ...] = (
     "bench._cases_process",
+    "bench._cases_gen_server",
+    "bench._cases_pykka",
+    "bench._cases_trace",
+    "bench._cases_supervisor",
     "bench._cases_memory",
 )

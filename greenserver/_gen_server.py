@@ -690,7 +690,7 @@ def _crash_report(
         "crash_report",
         pid=proc.pid,
         name=proc.name,
-        **{"class": type(server).__qualname__},
+        **{"class": server.behaviour_class().__qualname__},
         reason=_reports.short(reason),
         last_message=_reports.short(shown.get("message")),
         state=_reports.short(shown.get("state")),
@@ -708,11 +708,20 @@ class _StartMethod:
 
     def __init__(self, link: bool) -> None:
         self.link = link
+        self.cache = "_gs_start_link" if link else "_gs_start"
 
     def __get__(self, obj: object, owner: type[GenServer[Any]]) -> Callable[..., Any]:
-        if owner is GenServer:
-            return partial(_start, link=self.link)
-        return partial(_start, owner, link=self.link)
+        # One bound function per class, kept on the class itself, so that
+        # Cls.start_link is Cls.start_link and child specs built from it
+        # compare equal.
+        fn: Callable[..., Any] | None = owner.__dict__.get(self.cache)
+        if fn is None:
+            if owner is GenServer:
+                fn = partial(_start, link=self.link)
+            else:
+                fn = partial(_start, owner, link=self.link)
+            setattr(owner, self.cache, fn)
+        return fn
 
 
 def _start(

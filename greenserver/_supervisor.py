@@ -15,11 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
+from heapq import heapify, heappop
+from time import monotonic
 from typing import Any, ClassVar, Final, final
 
 from . import _clock, _instrument, _reports
 from ._child_spec import ChildSpec, to_child_spec
-from ._errors import BadReturnError, Exit, StartError, SupervisorError
+from ._errors import AlreadyStartedError, BadReturnError, Exit, StartError, SupervisorError
 from ._gen_server import GenServer, _start
 from ._pid import Pid, Ref
 from ._process import (
@@ -156,34 +158,59 @@ def shutdown_child(pid: Pid, shutdown: float | str | None) -> object:
     return down.reason
 
 
+def shutdown_went_as_asked(spec: ChildSpec, reason: object) -> bool:
+    """Return whether a child stopped the way its shutdown asked (else OTP reports it).
+
+    ``"brutal_kill"`` expects ``"killed"``; otherwise ``"shutdown"`` is expected,
+    and a child killed after its shutdown time is an error. A non-permanent
+    child that had already exited ``"normal"`` is fine too.
+    """
+    expected = "killed" if spec.shutdown == "brutal_kill" else "shutdown"
+    if type(reason) is str and reason == expected:
+        return True
+    return spec.restart != "permanent" and type(reason) is str and reason == "normal"
+
+
 def shutdown_all(children: Sequence[tuple[Pid, float | str | None]]) -> None:
-    """Stop many children at once (DynamicSupervisor): signal all, then wait."""
-    refs: dict[Ref, Pid] = {}
-    waits: dict[Ref, float | str | None] = {}
-    for pid, shutdown in children:
+    """Stop many children at once (DynamicSupervisor): signal all, then wait.
+
+    Each child gets its own shutdown time: a heap of deadlines says whom to
+    kill when, so one child with ``shutdown=None`` never delays the others.
+    """
+    # Real time, not _clock: the waits below are real receive timers.
+    start = monotonic()
+    pending: dict[Ref, Pid] = {}
+    deadlines: list[tuple[float, int, Ref]] = []
+    for index, (pid, shutdown) in enumerate(children):
         ref = monitor(pid)
         unlink(pid)
-        refs[ref] = pid
-        waits[ref] = shutdown
-        exit(pid, "kill" if shutdown == "brutal_kill" else "shutdown")
-    bounded = [w for w in waits.values() if isinstance(w, (int, float))]
-    forever = any(w is None for w in waits.values())
-    deadline = None if forever or not bounded else _clock.now() + max(bounded)
+        pending[ref] = pid
+        if shutdown == "brutal_kill":
+            exit(pid, "kill")
+            continue
+        exit(pid, "shutdown")
+        if isinstance(shutdown, (int, float)):
+            deadlines.append((start + shutdown, index, ref))
+    heapify(deadlines)
 
     def is_ours(msg: object) -> bool:
-        return type(msg) is Down and msg.ref in refs
+        return type(msg) is Down and msg.ref in pending
 
-    while refs:
-        timeout = None if deadline is None else max(0.0, deadline - _clock.now())
+    while pending:
+        while deadlines and deadlines[0][2] not in pending:
+            heappop(deadlines)
+        timeout = None if not deadlines else max(0.0, deadlines[0][0] - monotonic())
         try:
             down = receive(is_ours, timeout=timeout)
         except TimeoutError:
-            for pid in refs.values():
-                exit(pid, "kill")
-            deadline = None
+            now = monotonic()
+            while deadlines and deadlines[0][0] <= now:
+                _, _, ref = heappop(deadlines)
+                if ref in pending:
+                    exit(pending[ref], "kill")
             continue
         assert type(down) is Down
-        del refs[down.ref]
+        del pending[down.ref]
     # Exits that arrived before the unlink are stale now.
     pids = {pid for pid, _ in children}
     while True:
@@ -300,6 +327,8 @@ class _SupervisorServer(GenServer[_State]):
                 report(child_spec.id, None, value, "start_error", state.strategy)
                 _terminate_children(state, state.children)
                 return Stop(("shutdown", ("failed_to_start_child", child_spec.id, value)))
+            if value is None and child_spec.restart == "temporary":
+                continue  # as in OTP: an ignored temporary child could never run
             child = _Child(child_spec, value)  # type: ignore[arg-type]
             state.children.append(child)
             if value is not None:
@@ -393,9 +422,10 @@ def _terminate_children(state: _State, children: list[_Child]) -> None:
     """Stop *children* in reverse order; temporary ones leave the list."""
     for child in reversed(children):
         if isinstance(child.pid, Pid):
-            reason = shutdown_child(child.pid, child.spec.shutdown)
-            if not is_normal(reason) and reason != "killed":
-                report(child.spec.id, child.pid, reason, "shutdown_error", state.strategy)
+            spec = child.spec
+            reason = shutdown_child(child.pid, spec.shutdown)
+            if not shutdown_went_as_asked(spec, reason):
+                report(spec.id, child.pid, reason, "shutdown_error", state.strategy)
         child.pid = None
         if child.spec.restart == "temporary" and child in state.children:
             state.children.remove(child)
@@ -416,6 +446,8 @@ def _start_child(state: _State, spec: ChildSpec) -> Pid | None:
     if not ok:
         report(spec.id, None, value, "start_error", state.strategy)
         raise StartError(value, f"child {spec.id!r} failed to start: {_reports.short(value)}")
+    if value is None and spec.restart == "temporary":
+        return None  # as in OTP: an ignored temporary child is not kept
     state.children.append(_Child(spec, value))  # type: ignore[arg-type]
     if value is not None:
         progress(spec.id, value)
@@ -474,7 +506,12 @@ class _SupervisorStart:
     def __get__(self, obj: object, owner: type[Supervisor]) -> Callable[..., Pid | None]:
         if owner is Supervisor:
             return _start_list
-        return partial(_start_module, owner)
+        # Cached on the class, as GenServer does, so equal specs compare equal.
+        fn: Callable[..., Pid | None] | None = owner.__dict__.get("_gs_start_link")
+        if fn is None:
+            fn = partial(_start_module, owner)
+            owner._gs_start_link = fn  # type: ignore[attr-defined]
+        return fn
 
 
 def _start_list(
@@ -506,7 +543,8 @@ def _start_module(
     return _start_server((module, arg, None), name, timeout)
 
 
-def _start_server(arg: object, name: object, timeout: float | None) -> Pid | None:
+def _start_server(arg: tuple[Any, ...], name: object, timeout: float | None) -> Pid | None:
+    shown = (arg[0] or Supervisor).__qualname__
     try:
         return _start(
             _SupervisorServer,
@@ -527,7 +565,9 @@ def _start_server(arg: object, name: object, timeout: float | None) -> Pid | Non
             raise StartError(
                 reason, f"child {child_id!r} failed to start: {_reports.short(why)}"
             ) from None
-        raise
+        if isinstance(exc, AlreadyStartedError):
+            raise
+        raise StartError(reason, f"{shown} failed to start: {_reports.short(reason)}") from None
 
 
 class Supervisor:

@@ -174,6 +174,11 @@ class NoInitSup(gs.Supervisor):
     pass
 
 
+class RaisingSup(gs.Supervisor):
+    def init(self, arg: Any) -> Any:
+        raise ValueError("bad config")
+
+
 # --- helpers ----------------------------------------------------------------------
 
 
@@ -289,11 +294,6 @@ class TestChildSpec:
         with pytest.raises(TypeError, match=r"^unknown child spec fields \['color'\]$"):
             worker("a").replace(color="red")
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="bug: GenServer.start_link is a new functools.partial on each access, "
-        "so two identical shorthand specs never compare equal",
-    )
     def test_the_same_shorthand_gives_equal_specs(self) -> None:
         assert Counter.child_spec(1) == Counter.child_spec(1)
 
@@ -395,15 +395,32 @@ class TestStartLink:
         assert isinstance(reason, gs.BadReturnError)
         assert reason.callback == "BadInitSup.init"
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="bug: the StartError names the private _SupervisorServer, not the user's module",
-    )
     def test_module_form_start_error_names_the_module(self) -> None:
         with pytest.raises(
             gs.StartError, match=r"^BadInitSup failed to start: BadReturnError\(.+\)$"
         ):
             BadInitSup.start_link(None)
+
+    def test_module_form_init_raising_fails_the_start(self, gs_reports: ReportLog) -> None:
+        gs_reports.expect("crash_report", phase="init")
+
+        with pytest.raises(
+            gs.StartError, match=r"^RaisingSup failed to start: ValueError\('bad config'\)$"
+        ) as info:
+            RaisingSup.start_link(None)
+
+        assert isinstance(info.value.reason, ValueError)
+        [report] = gs_reports.of("crash_report")
+        assert report["reason"] == "ValueError('bad config')"
+
+    def test_module_form_crash_report_names_the_module(self, gs_reports: ReportLog) -> None:
+        gs_reports.expect("crash_report", phase="init")
+
+        with pytest.raises(gs.StartError):
+            RaisingSup.start_link(None)
+
+        [report] = gs_reports.of("crash_report")
+        assert report["class"] == "RaisingSup"
 
     def test_module_form_needs_init(self) -> None:
         with pytest.raises(TypeError, match=r"^NoInitSup must define init\(self, arg\)$"):
@@ -439,6 +456,31 @@ class TestStartLink:
         assert list(children("the_sup")) == ["a"]
         gs.Supervisor.stop("the_sup")
         assert gs.whereis("the_sup") is None
+
+    def test_a_taken_name_raises_already_started_with_the_holder(self) -> None:
+        first = gs.Supervisor.start_link([worker("a")], name="the_sup")
+        before = set(gs.processes())
+
+        with pytest.raises(
+            gs.AlreadyStartedError, match=r"^name 'the_sup' is already taken by <0\.\d+\.0>$"
+        ) as info:
+            gs.Supervisor.start_link([worker("b")], name="the_sup")
+
+        assert info.value.pid == first
+        assert set(gs.processes()) == before  # the second one started no child
+        gs.Supervisor.stop(first)
+
+    def test_reports_name_a_registered_supervisor_by_its_name(self, gs_reports: ReportLog) -> None:
+        gs_reports.expect("supervisor_report", context="child_terminated")
+        sup = gs.Supervisor.start_link([worker("a")], name="the_sup")
+
+        kill(children(sup)["a"], "boom")
+        children(sup)
+
+        [report] = gs_reports.of("supervisor_report")
+        assert report["supervisor"] == "the_sup"
+        assert {r["supervisor"] for r in gs_reports.of("progress_report")} == {"the_sup"}
+        gs.Supervisor.stop(sup)
 
     def test_duplicate_ids_are_a_value_error(self) -> None:
         with pytest.raises(
@@ -589,10 +631,6 @@ class TestIgnoredChild:
         assert gs.Supervisor.which_children(sup) == [("i", None, "worker")]
         gs.Supervisor.stop(sup)
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="bug: an ignored temporary child is kept (OTP drops it: it can never run)",
-    )
     def test_an_ignored_temporary_child_is_not_kept(self) -> None:
         sup = gs.Supervisor.start_link([gs.ChildSpec("t", start=(ignore,), restart="temporary")])
         try:
@@ -839,7 +877,7 @@ class TestRestartTypes:
 
         assert list(children(sup)) == ["a"]
         assert gs.Supervisor.count_children(sup)["specs"] == 1
-        assert len(gs_reports.of("supervisor_report")) == (reason == "boom")
+        assert len(gs_reports.of("supervisor_report")) == (1 if reason == "boom" else 0)
         gs.Supervisor.stop(sup)
 
     def test_an_exit_signal_from_outside_kills_a_child_without_a_crash_report(
@@ -958,6 +996,7 @@ class TestShutdown:
         gs.spawn(stop_it)
         msg = gs.receive(timeout=BOUND)
         assert type(msg) is tuple
+        assert msg[:2] == ("terminating", "s")
         wait_all_idle()
 
         assert gs.alive(inner)
@@ -967,11 +1006,6 @@ class TestShutdown:
 
 
 class TestShutdownReports:
-    @pytest.mark.xfail(
-        strict=True,
-        reason="bug: a child killed after its shutdown time is not reported "
-        "(OTP reports shutdown_error with reason killed)",
-    )
     def test_a_child_killed_after_its_shutdown_time_is_reported(
         self, gs_reports: ReportLog
     ) -> None:
