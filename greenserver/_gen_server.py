@@ -61,6 +61,7 @@ from ._process import (
     is_normal,
     receive_in,
     register,
+    report_crash,
     resolve,
     run_from_foreign_thread,
 )
@@ -684,19 +685,14 @@ def _crash_report(
     client: Pid | None = None,
 ) -> None:
     shown = _format_status(server, state, last, reason)
-    if _instrument.enabled:
-        _instrument.emit("crash", proc.pid, reason=reason)
-    _reports.error(
-        "crash_report",
-        pid=proc.pid,
-        name=proc.name,
-        **{"class": server.behaviour_class().__qualname__},
-        reason=_reports.short(reason),
+    report_crash(
+        proc,
+        server.behaviour_class().__qualname__,
+        reason,
         last_message=_reports.short(shown.get("message")),
         state=_reports.short(shown.get("state")),
         client=client,
         phase=phase,
-        exc_info=_reports.exc_info_of(reason),
     )
 
 

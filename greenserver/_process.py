@@ -288,19 +288,7 @@ def _run_body(
     except BaseException as exc:
         reason = exc
         if proc.alive:
-            if _instrument.enabled:
-                _instrument.emit("crash", proc.pid, reason=exc)
-            _reports.error(
-                "crash_report",
-                pid=proc.pid,
-                name=proc.name,
-                **{"class": _qualname(fn)},
-                reason=_reports.short(exc),
-                last_message=None,
-                state=None,
-                client=None,
-                exc_info=exc,
-            )
+            report_crash(proc, _qualname(fn), exc)
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             reraise = exc
     if proc.alive:
@@ -343,6 +331,33 @@ def hibernate(proc: Process, resume: Callable[[], object]) -> object:
 def _wake_from_hibernation(proc: Process, resume: Callable[[], object], _value: object) -> None:
     proc.mailbox._seq += 1  # the wait that hibernation stood for is over
     _run_body(proc, resume, (), {})
+
+
+def report_crash(
+    proc: Process,
+    class_name: str,
+    reason: object,
+    *,
+    last_message: str | None = None,
+    state: str | None = None,
+    client: Pid | None = None,
+    phase: str | None = None,
+) -> None:
+    """Log the one ``crash_report`` of an abnormal exit (and trace a ``crash``)."""
+    if _instrument.enabled:
+        _instrument.emit("crash", proc.pid, reason=reason)
+    _reports.error(
+        "crash_report",
+        pid=proc.pid,
+        name=proc.name,
+        **{"class": class_name},
+        reason=_reports.short(reason),
+        last_message=last_message,
+        state=state,
+        client=client,
+        phase=phase,
+        exc_info=_reports.exc_info_of(reason),
+    )
 
 
 def _qualname(fn: object) -> str:
