@@ -516,7 +516,9 @@ def _terminate(
         client = (
             ctx.last.from_._owner.pid if type(ctx.last) is _Call and ctx.last.from_._owner else None
         )
-        _crash_report(proc, ctx.server, reason, ctx.last, state, None, client=client)
+        _crash_report(
+            proc, ctx.server, reason, ctx.last, state, None, client=client, debug=ctx.debug
+        )
     if reply_to is not None and reply is not UNSET:
         _send_reply(reply_to, reply)
     raise Exit(reason)
@@ -650,7 +652,7 @@ def _suspended(ctx: _Context, state: Any) -> Any:
 
 
 def _status(ctx: _Context, state: object) -> dict[str, object]:
-    shown = _format_status(ctx.server, state, None, None)
+    shown = _format_status(ctx.server, state, None, None, ctx.debug)
     return {
         "pid": ctx.proc.pid,
         "class": ctx.server.behaviour_class(),
@@ -663,9 +665,10 @@ def _status(ctx: _Context, state: object) -> dict[str, object]:
 
 
 def _format_status(
-    server: GenServer[Any], state: object, msg: object, reason: object
+    server: GenServer[Any], state: object, msg: object, reason: object, debug: Debug | None
 ) -> dict[str, Any]:
-    status: dict[str, Any] = {"state": state, "message": msg, "reason": reason, "log": []}
+    log = list(debug.log) if debug is not None and debug.log is not None else []
+    status: dict[str, Any] = {"state": state, "message": msg, "reason": reason, "log": log}
     try:
         shown: object = server.format_status(status)
     except Exception as exc:
@@ -683,8 +686,9 @@ def _crash_report(
     state: object,
     phase: str | None,
     client: Pid | None = None,
+    debug: Debug | None = None,
 ) -> None:
-    shown = _format_status(server, state, last, reason)
+    shown = _format_status(server, state, last, reason, debug)
     report_crash(
         proc,
         server.behaviour_class().__qualname__,

@@ -668,6 +668,31 @@ class TestCrashReports:
         assert "hunter2" not in str(report)
         assert report["state"] == "{'password': '<hidden>'}"
 
+    def test_format_status_sees_the_sys_log(self, gs_reports: ReportLog) -> None:
+        gs_reports.expect("crash_report")
+        me = gs.self()
+
+        class Logged(gs.GenServer[int]):
+            def init(self, arg: Any) -> gs.Ok[int]:
+                return gs.Ok(0)
+
+            def handle_cast(self, request: Any, state: int) -> Any:
+                if request == "crash":
+                    raise RuntimeError("crash")
+                return gs.NoReply(state + 1)
+
+            def format_status(self, status: dict[str, Any]) -> dict[str, Any]:
+                gs.send(me, ("log", [e["event"] for e in status["log"]]))
+                return status
+
+        pid = Logged.start(None, debug=[("log", 5)])
+        ref = gs.monitor(pid)
+        gs.GenServer.cast(pid, "bump")
+        gs.GenServer.cast(pid, "crash")
+        wait_down(ref)
+
+        assert gs.receive(timeout=0) == ("log", ["in", "state", "in"])
+
     @pytest.mark.parametrize("reason", ["normal", "shutdown", ("shutdown", "because")])
     def test_normal_exits_log_nothing(self, reason: object, gs_reports: ReportLog) -> None:
         pid = Scripted.start(None)
