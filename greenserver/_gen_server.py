@@ -31,7 +31,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, ClassVar, Final, Generic, TypeVar, final
 
-from . import _clock, _instrument, _process, _reports
+from . import _clock, _instrument, _process, _reports, _scheduler
 from ._child_spec import ChildSpec
 from ._errors import (
     AlreadyRegisteredError,
@@ -66,7 +66,7 @@ from ._process import (
     run_from_foreign_thread,
 )
 from ._results import UNSET, Ignore, NoReply, Ok, Reply, Stop
-from ._scheduler import is_foreign_thread, run_in_node
+from ._scheduler import is_foreign_thread, real_get_ident, run_in_node
 from ._sysmsg import Debug, from_options
 
 S = TypeVar("S")
@@ -217,13 +217,16 @@ def call_process(
 
 def cast_process(server: object, request: object) -> None:
     """Send an asynchronous request; never fails (see ``GenServer.cast``)."""
-    if is_foreign_thread():
+    if real_get_ident() != _scheduler.node_thread and is_foreign_thread():
         run_in_node(cast_process, server, request)
         return
-    try:
-        proc = resolve(server)
-    except NoProcessError:
-        return
+    if type(server) is Pid:
+        proc: Process | None = server._proc
+    else:
+        try:
+            proc = resolve(server)
+        except NoProcessError:
+            return
     if proc is not None and proc.alive:
         if _instrument.enabled:
             _instrument.emit("cast", proc.pid, request=request)
@@ -410,66 +413,70 @@ def _register_name(proc: Process, name: str | Via) -> Pid | None:
 def _loop(ctx: _Context, state: Any, flow: Ok[Any] | Reply[Any] | NoReply[Any]) -> object:
     """Serve messages until the server stops; returns only to hibernate."""
     proc = ctx.proc
+    mailbox = proc.mailbox
     server = ctx.server
+    hibernate_after = ctx.hibernate_after
     try:
         while True:
-            # The options of the last result decide what happens next.
-            cont = flow.continue_
-            if cont is not UNSET:
-                ctx.last = ("continue", cont)
-                flow = _flow(ctx, "handle_continue", server.handle_continue(cont, state), state)
-                state = flow.state
-                continue
-            if flow.hibernate:
-                return _hibernate(ctx, state)
-            timeout = flow.timeout
-            if timeout is None and ctx.hibernate_after is not None:
-                try:
-                    msg = receive_in(proc, None, ctx.hibernate_after)
-                except TimeoutError:
-                    return _hibernate(ctx, state)
+            items = mailbox._items
+            if flow.plain and hibernate_after is None and items and not _instrument.enabled:
+                # The fast path: a message is waiting and no option or trace
+                # applies, so take it without a trip through receive(). (A dead
+                # process has no queue, so it always goes the slow way.)
+                msg = items.popleft()
+                proc.reductions += 1
             else:
-                try:
-                    msg = receive_in(proc, None, timeout)
-                except TimeoutError:
-                    msg = "timeout"
+                # The options of the last result decide what happens next.
+                cont = flow.continue_
+                if cont is not UNSET:
+                    ctx.last = ("continue", cont)
+                    flow = _flow(ctx, "handle_continue", server.handle_continue(cont, state))
+                    state = flow.state
+                    continue
+                if flow.hibernate:
+                    return _hibernate(ctx, state)
+                timeout = flow.timeout
+                if timeout is None and hibernate_after is not None:
+                    try:
+                        msg = receive_in(proc, None, hibernate_after)
+                    except TimeoutError:
+                        return _hibernate(ctx, state)
+                else:
+                    try:
+                        msg = receive_in(proc, None, timeout)
+                    except TimeoutError:
+                        msg = "timeout"
             ctx.last = msg
             if ctx.debug is not None:
                 _debug_in(ctx, msg)
-            mtype = type(msg)
-            if mtype is _Call:
-                assert isinstance(msg, _Call)
-                result = server.handle_call(msg.request, msg.from_, state)
-                rtype = type(result)
-                if rtype is Reply:
-                    assert isinstance(result, Reply)
-                    _send_reply(msg.from_, result.reply)
+            if type(msg) is _Call:
+                reply = server.handle_call(msg.request, msg.from_, state)
+                if type(reply) is Reply:
+                    _send_reply(msg.from_, reply.reply)
                     if ctx.debug is not None:
-                        _debug_out(ctx, msg.from_, result.reply)
-                    flow = result
-                elif rtype is NoReply:
-                    assert isinstance(result, NoReply)
-                    flow = result
-                elif rtype is Stop:
-                    assert isinstance(result, Stop)
-                    raise _Terminate(result.reason, result.state, msg.from_, result.reply)
+                        _debug_out(ctx, msg.from_, reply.reply)
+                    flow = reply
+                elif type(reply) is NoReply:
+                    flow = reply
+                elif type(reply) is Stop:
+                    raise _Terminate(reply.reason, reply.state, msg.from_, reply.reply)
                 else:
-                    raise BadReturnError(f"{type(server).__qualname__}.handle_call", result)
+                    raise BadReturnError(f"{type(server).__qualname__}.handle_call", reply)
                 state = flow.state
-            elif mtype is _Cast:
-                assert isinstance(msg, _Cast)
-                flow = _flow(ctx, "handle_cast", server.handle_cast(msg.request, state), state)
+            elif type(msg) is _Cast:
+                result: object = server.handle_cast(msg.request, state)
+                flow = result if type(result) is NoReply else _flow(ctx, "handle_cast", result)
                 state = flow.state
-            elif mtype is _System:
-                assert isinstance(msg, _System)
+            elif type(msg) is _System:
                 state = _system(ctx, msg, state)
                 server = ctx.server  # change_code may have swapped the class
                 continue
-            elif mtype is ExitSignal and msg.pid is ctx.parent.pid:  # type: ignore[attr-defined]
+            elif type(msg) is ExitSignal and msg.pid is ctx.parent.pid:
                 # As in OTP: a trapping server dies with its parent, after terminate.
-                raise _Terminate(msg.reason, state, None, UNSET)  # type: ignore[attr-defined]
+                raise _Terminate(msg.reason, state, None, UNSET)
             else:
-                flow = _flow(ctx, "handle_info", server.handle_info(msg, state), state)
+                result = server.handle_info(msg, state)
+                flow = result if type(result) is NoReply else _flow(ctx, "handle_info", result)
                 state = flow.state
             if ctx.debug is not None:
                 ctx.event({"event": "state", "state": state})
@@ -484,10 +491,7 @@ def _loop(ctx: _Context, state: Any, flow: Ok[Any] | Reply[Any] | NoReply[Any]) 
     raise AssertionError("unreachable: _terminate always raises")
 
 
-_NOREPLY_CALLBACKS: Final = "NoReply or Stop"
-
-
-def _flow(ctx: _Context, callback: str, result: object, state: object) -> NoReply[Any]:
+def _flow(ctx: _Context, callback: str, result: object) -> NoReply[Any]:
     """Check a handle_cast/info/continue result; raise _Terminate on Stop."""
     rtype = type(result)
     if rtype is NoReply:

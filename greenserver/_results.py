@@ -46,12 +46,13 @@ def _check_options(continue_: object, timeout: float | None, hibernate: bool) ->
 class _Flow(Generic[S]):
     """A result that carries a state and the loop options."""
 
-    __slots__ = ("continue_", "hibernate", "state", "timeout")
+    __slots__ = ("continue_", "hibernate", "plain", "state", "timeout")
 
     state: S
     continue_: object
     timeout: float | None
     hibernate: bool
+    plain: bool  # no option given: the loop's fast path applies
 
     def _options(self) -> str:
         if self.continue_ is not UNSET:
@@ -78,6 +79,9 @@ class Ok(_Flow[S]):
         # Inlined rather than super().__init__: results are made on every message.
         if continue_ is not UNSET or timeout is not None or hibernate:
             _check_options(continue_, timeout, hibernate)
+            self.plain = False
+        else:
+            self.plain = True
         self.state = state
         self.continue_ = continue_
         self.timeout = timeout
@@ -104,6 +108,9 @@ class NoReply(_Flow[S]):
         # Inlined rather than super().__init__: results are made on every message.
         if continue_ is not UNSET or timeout is not None or hibernate:
             _check_options(continue_, timeout, hibernate)
+            self.plain = False
+        else:
+            self.plain = True
         self.state = state
         self.continue_ = continue_
         self.timeout = timeout
@@ -130,6 +137,9 @@ class Reply(_Flow[S]):
     ) -> None:
         if continue_ is not UNSET or timeout is not None or hibernate:
             _check_options(continue_, timeout, hibernate)
+            self.plain = False
+        else:
+            self.plain = True
         self.reply = reply
         self.state = state
         self.continue_ = continue_

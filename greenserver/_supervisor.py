@@ -13,6 +13,7 @@ intensity, reports) live here too.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from heapq import heapify, heappop
@@ -67,15 +68,18 @@ class Intensity:
     def __init__(self, max_restarts: int, max_seconds: float) -> None:
         self.max_restarts = max_restarts
         self.max_seconds = max_seconds
-        self.restarts: list[float] = []
+        self.restarts: deque[float] = deque()
 
     def add_restart(self) -> bool:
         """Record a restart now; return False if that exceeds the limit."""
         now = _clock.now()
         threshold = now - self.max_seconds
-        self.restarts = [t for t in self.restarts if t >= threshold]
-        self.restarts.append(now)
-        return len(self.restarts) <= self.max_restarts
+        restarts = self.restarts
+        # Oldest first, so expired restarts leave from the left: O(1) per restart.
+        while restarts and restarts[0] < threshold:
+            restarts.popleft()
+        restarts.append(now)
+        return len(restarts) <= self.max_restarts
 
 
 def supervisor_name() -> object:
