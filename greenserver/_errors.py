@@ -62,7 +62,10 @@ class BadReturnError(Exception):
     """
 
     def __init__(self, callback: str, value: object) -> None:
-        super().__init__(f"{callback}() returned {value!r}, which is not a valid result")
+        # A callback's name reads "Stack.init()"; a description ("the start
+        # function of child 'db'") is used as it is.
+        shown = callback if " " in callback else f"{callback}()"
+        super().__init__(f"{shown} returned {value!r}, which is not a valid result")
         self.callback = callback
         self.value = value
 

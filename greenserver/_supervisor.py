@@ -121,7 +121,7 @@ def start_spec(spec: ChildSpec, extra: tuple[object, ...] = ()) -> tuple[bool, o
         return False, exc
     if result is None or type(result) is Pid:
         return True, result
-    return False, BadReturnError(f"start function of child {spec.id!r}", result)
+    return False, BadReturnError(f"the start function of child {spec.id!r}", result)
 
 
 def _match_exit_of(pid: Pid) -> Callable[[object], bool]:

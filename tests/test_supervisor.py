@@ -1287,6 +1287,25 @@ class TestStartChild:
             gs.Supervisor.start_child(sup, worker("a"))
 
 
+class TestBadStartFunction:
+    def test_a_start_function_returning_a_non_pid_is_a_bad_return(
+        self, gs_reports: ReportLog
+    ) -> None:
+        gs_reports.expect("supervisor_report", context="start_error")
+        sup = gs.Supervisor.start_link([])
+
+        with pytest.raises(gs.StartError) as info:
+            gs.Supervisor.start_child(sup, gs.ChildSpec("x", start=(lambda: 42,)))
+
+        reason = info.value.reason
+        assert isinstance(reason, gs.BadReturnError)
+        assert str(reason) == (
+            "the start function of child 'x' returned 42, which is not a valid result"
+        )
+        assert gs.Supervisor.which_children(sup) == []
+        gs.Supervisor.stop(sup)
+
+
 class TestTerminateChild:
     def test_stops_the_child_and_keeps_its_spec(self) -> None:
         sup = gs.Supervisor.start_link([worker("a"), worker("b")])
