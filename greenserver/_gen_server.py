@@ -430,8 +430,14 @@ def _loop(ctx: _Context, state: Any, flow: Ok[Any] | Reply[Any] | NoReply[Any]) 
                 cont = flow.continue_
                 if cont is not UNSET:
                     ctx.last = ("continue", cont)
+                    if ctx.debug is not None:
+                        ctx.event(
+                            {"event": "in", "kind": "continue", "message": cont, "from": None}
+                        )
                     flow = _flow(ctx, "handle_continue", server.handle_continue(cont, state))
                     state = flow.state
+                    if ctx.debug is not None:
+                        ctx.event({"event": "state", "state": state})
                     continue
                 if flow.hibernate:
                     return _hibernate(ctx, state)
@@ -608,7 +614,7 @@ def _debug_request(ctx: _Context, option: str, arg: object) -> tuple[str, object
                     )
                 answer = ("ok", _statistics(ctx, debug))
             else:
-                debug.set_stats(arg)
+                debug.set_stats(arg, ctx.proc.reductions)
         elif option == "install":
             if not callable(arg):
                 raise TypeError(f"a debug function must be callable; got {arg!r}")
@@ -629,7 +635,7 @@ def _statistics(ctx: _Context, debug: Debug) -> dict[str, object]:
     return {
         "start_time": debug.start_time,
         "current_time": _clock.wall(),
-        "reductions": ctx.proc.reductions,
+        "reductions": ctx.proc.reductions - debug.start_reductions,
         "messages_in": debug.messages_in,
         "messages_out": debug.messages_out,
         "message_queue_len": len(ctx.proc.mailbox),
@@ -639,12 +645,17 @@ def _statistics(ctx: _Context, debug: Debug) -> dict[str, object]:
 def _suspended(ctx: _Context, state: Any) -> Any:
     """Answer only system messages until resumed; other messages stay queued."""
 
+    parent = ctx.parent.pid
+
     def is_system(msg: object) -> bool:
-        return type(msg) is _System
+        # As in OTP, a suspended server still obeys its parent's exit.
+        return type(msg) is _System or (type(msg) is ExitSignal and msg.pid is parent)
 
     try:
         while ctx.suspended:
             msg = receive_in(ctx.proc, is_system, None)
+            if type(msg) is ExitSignal:
+                raise _Terminate(msg.reason, state, None, UNSET)
             assert isinstance(msg, _System)
             if msg.request == ("suspend",):
                 _send_reply(msg.from_, ("ok", None))

@@ -28,13 +28,23 @@ DebugFn = Callable[[Event], object]
 class Debug:
     """The debug options of one process; ``None`` on a process means all off."""
 
-    __slots__ = ("fns", "log", "messages_in", "messages_out", "start_time", "stats", "trace")
+    __slots__ = (
+        "fns",
+        "log",
+        "messages_in",
+        "messages_out",
+        "start_reductions",
+        "start_time",
+        "stats",
+        "trace",
+    )
 
     def __init__(self) -> None:
         self.trace = False
         self.log: deque[Event] | None = None
         self.stats = False
         self.start_time = 0.0
+        self.start_reductions = 0
         self.messages_in = 0
         self.messages_out = 0
         self.fns: list[DebugFn] = []
@@ -65,11 +75,13 @@ class Debug:
         else:
             raise ValueError(f"log flag must be True, False, a size > 0 or 'get'; got {flag!r}")
 
-    def set_stats(self, flag: object) -> None:
+    def set_stats(self, flag: object, reductions: int = 0) -> None:
+        """Turn statistics on or off; counts start from now (*reductions* so far)."""
         if flag is True:
             if not self.stats:
                 self.stats = True
                 self.start_time = _clock.wall()
+                self.start_reductions = reductions
                 self.messages_in = self.messages_out = 0
         elif flag is False:
             self.stats = False

@@ -15,10 +15,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ._dynamic_supervisor import _DynState
+from ._errors import NoProcessError
 from ._gen_server import GenServer, _System, call_process
 from ._pid import Pid
 from ._process import info as process_info
 from ._process import resolve
+from ._supervisor import _State as _SupState
 from ._sysmsg import DebugFn, Event
 
 __all__ = [
@@ -152,32 +155,44 @@ def tree(root: object, timeout: float | None = 5.0) -> dict[str, Any]:
     """
     proc = resolve(root)
     if proc is None or not proc.alive:
-        from ._errors import NoProcessError
-
         raise NoProcessError(f"no process {root!r}", server=root)
+    if _children(get_state(proc.pid, timeout)) is None:
+        raise TypeError(f"{root!r} is not a supervisor")
     return _node(None, proc.pid, "supervisor", timeout)
+
+
+def _children(state: object) -> list[tuple[object, object, str]] | None:
+    """Read a supervisor's children from its state; None for any other process.
+
+    Going through ``get_state`` (a system request) rather than
+    ``which_children`` works on suspended supervisors too, and never sends a
+    worker a call it does not understand.
+    """
+    if type(state) is _SupState:
+        return [(c.spec.id, c.pid, c.spec.type) for c in state.children]
+    if type(state) is _DynState:
+        return [(None, pid, spec.type) for pid, spec in state.children.items()]
+    return None
 
 
 def _node(child_id: object, pid: object, kind: str, timeout: float | None) -> dict[str, Any]:
     node: dict[str, Any] = {"id": child_id, "pid": pid, "type": kind}
     if type(pid) is not Pid:
-        node.update(name=None, status=pid or "undefined", message_queue_len=0)
+        node.update(name=None, **{"class": None}, status=pid or "undefined", message_queue_len=0)
         return node
     facts = process_info(pid) or {}
     node["name"] = facts.get("registered_name")
     node["message_queue_len"] = facts.get("message_queue_len", 0)
     try:
         status = get_status(pid, timeout)
+        children = _children(get_state(pid, timeout)) if kind == "supervisor" else None
     except Exception:
         node["class"] = getattr(facts.get("current"), "__qualname__", None)
         node["status"] = facts.get("status", "dead")
         return node
     node["class"] = status["class"].__qualname__
     node["status"] = status["status"]
-    if kind == "supervisor":
-        children: list[tuple[object, object, str]] = GenServer.call(
-            pid, ("which_children",), timeout
-        )[1]
+    if children is not None:
         node["children"] = [_node(cid, cpid, ctype, timeout) for cid, cpid, ctype in children]
     return node
 
