@@ -31,243 +31,47 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, ClassVar, Final, Generic, TypeVar, final
 
-from . import _clock, _instrument, _process, _reports, _scheduler
+from . import _clock, _instrument, _process, _reports
+from ._calls import (
+    Call,
+    Cast,
+    System,
+    call_process,
+    cast_process,
+    send_reply,
+    stop_process,
+)
 from ._child_spec import ChildSpec
 from ._errors import (
     AlreadyRegisteredError,
     AlreadyStartedError,
     BadReturnError,
-    CallError,
-    CallTimeoutError,
     Exit,
     NoProcessError,
-    ServerExitError,
     StartError,
 )
-from ._mailbox import Match
 from ._pid import Pid, Ref
 from ._proc_lib import Starter, init_ack, init_fail
 from ._proc_lib import start as proc_lib_start
 from ._process import (
-    Down,
     ExitSignal,
-    ForeignThreadError,
     Process,
     Via,
-    _add_monitor,
     current_process,
-    demonitor_process,
     hibernate,
     is_normal,
     receive_in,
     register,
     report_crash,
     resolve,
-    run_from_foreign_thread,
 )
 from ._results import UNSET, Ignore, NoReply, Ok, Reply, Stop
-from ._scheduler import is_foreign_thread, real_get_ident, run_in_node
 from ._sysmsg import Debug, from_options
 
 S = TypeVar("S")
 
 
-@final
-class _Call:
-    __slots__ = ("from_", "request")
-
-    def __init__(self, from_: Ref, request: object) -> None:
-        self.from_ = from_
-        self.request = request
-
-    def __repr__(self) -> str:
-        return f"call {self.request!r}"
-
-
-@final
-class _Cast:
-    __slots__ = ("request",)
-
-    def __init__(self, request: object) -> None:
-        self.request = request
-
-    def __repr__(self) -> str:
-        return f"cast {self.request!r}"
-
-
-@final
-class _System:
-    __slots__ = ("from_", "request")
-
-    def __init__(self, from_: Ref, request: object) -> None:
-        self.from_ = from_
-        self.request = request
-
-    def __repr__(self) -> str:
-        return f"system {self.request!r}"
-
-
-@final
-class _Reply:
-    __slots__ = ("ref", "value")
-
-    def __init__(self, ref: Ref, value: object) -> None:
-        self.ref = ref
-        self.value = value
-
-
 _IGNORED: Final = object()
-
-
-def _send_reply(from_: Ref, value: object) -> None:
-    owner = from_._owner
-    if from_._alias and owner is not None and owner.alive:
-        if _instrument.enabled:
-            _instrument.emit("reply", owner.pid, ref=from_, value=value)
-        owner.mailbox.put(_Reply(from_, value))
-
-
-def _describe(server: object) -> str:
-    return repr(server)
-
-
-# --- the client side ----------------------------------------------------------
-
-
-def _target(server: object, request: object) -> Process:
-    proc = resolve(server)
-    if proc is None or not proc.alive:
-        raise NoProcessError(f"no process {_describe(server)}", server=server, request=request)
-    return proc
-
-
-def _check_cycle(me: Process, target: Process, server: object, request: object) -> None:
-    if target is me:
-        raise CallError(
-            f"process {me.pid!r} called itself with {request!r}; "
-            "it would wait forever (calling_self)",
-            server=server,
-            request=request,
-        )
-    chain = [me.pid, target.pid]
-    hop = target.calling
-    while hop is not None and len(chain) < 10_000:
-        if hop is me:
-            cycle = " -> ".join(repr(p) for p in [*chain, me.pid])
-            raise CallError(
-                f"call cycle {cycle}: each waits for the next, so none would ever answer",
-                server=server,
-                request=request,
-            )
-        chain.append(hop.pid)
-        hop = hop.calling
-
-
-def call_process(
-    server: object, request: object, timeout: float | None, envelope: type[_Call] | type[_System]
-) -> object:
-    """Make a synchronous request and return the reply (see ``GenServer.call``)."""
-    try:
-        me = current_process()
-    except ForeignThreadError:
-        return run_from_foreign_thread(
-            partial(call_process, server, request, timeout, envelope), timeout, "a call"
-        )
-    if type(server) is Pid and server._proc.alive:
-        target = server._proc
-    else:
-        target = _target(server, request)
-    if target is me or target.calling is not None:
-        _check_cycle(me, target, server, request)
-    ref = _add_monitor(me, target, alias=True)
-    if _instrument.enabled:
-        _instrument.emit("call", me.pid, server=target.pid, request=request)
-    target.mailbox.put(envelope(ref, request))
-
-    def is_answer(msg: object) -> bool:
-        return (type(msg) is _Reply and msg.ref is ref) or (type(msg) is Down and msg.ref is ref)
-
-    match: Match = is_answer
-    me.calling = target
-    try:
-        msg = receive_in(me, match, timeout)
-    except TimeoutError:
-        demonitor_process(me, ref, flush=True)
-        raise CallTimeoutError(
-            f"call to {_describe(server)} timed out after {timeout}s; request was {request!r}",
-            server=server,
-            request=request,
-        ) from None
-    finally:
-        me.calling = None
-    if type(msg) is _Reply:
-        demonitor_process(me, ref, flush=True)
-        return msg.value
-    assert type(msg) is Down
-    reason = msg.reason
-    if type(reason) is str and reason == "noproc":
-        raise NoProcessError(f"no process {_describe(server)}", server=server, request=request)
-    raise ServerExitError(
-        f"{_describe(server)} exited with {_reports.short(reason)} before replying to {request!r}",
-        reason=reason,
-        server=server,
-        request=request,
-    )
-
-
-def cast_process(server: object, request: object) -> None:
-    """Send an asynchronous request; never fails (see ``GenServer.cast``)."""
-    if real_get_ident() != _scheduler.node_thread and is_foreign_thread():
-        run_in_node(cast_process, server, request)
-        return
-    if type(server) is Pid:
-        proc: Process | None = server._proc
-    else:
-        try:
-            proc = resolve(server)
-        except NoProcessError:
-            return
-    if proc is not None and proc.alive:
-        if _instrument.enabled:
-            _instrument.emit("cast", proc.pid, request=request)
-        proc.mailbox.put(_Cast(request))
-
-
-def stop_process(server: object, reason: object, timeout: float | None) -> None:
-    """Stop a server through a system message and wait for its exit."""
-    try:
-        me = current_process()
-    except ForeignThreadError:
-        run_from_foreign_thread(partial(stop_process, server, reason, timeout), timeout, "a stop")
-        return
-    target = _target(server, ("stop", reason))
-    if target is me:
-        _check_cycle(me, target, server, ("stop", reason))
-    ref = _add_monitor(me, target)
-    target.mailbox.put(_System(ref, ("terminate", reason)))
-
-    def is_down(msg: object) -> bool:
-        return type(msg) is Down and msg.ref is ref
-
-    try:
-        down = receive_in(me, is_down, timeout)
-    except TimeoutError:
-        demonitor_process(me, ref, flush=True)
-        raise CallTimeoutError(
-            f"stopping {_describe(server)} timed out after {timeout}s",
-            server=server,
-            request=("stop", reason),
-        ) from None
-    assert type(down) is Down
-    if type(down.reason) is str and down.reason == "noproc":
-        raise NoProcessError(f"no process {_describe(server)}", server=server)
-    if down.reason is not reason and down.reason != reason:
-        raise ServerExitError(
-            f"{_describe(server)} exited with {_reports.short(down.reason)} while stopping",
-            reason=down.reason,
-            server=server,
-            request=("stop", reason),
-        )
 
 
 # --- the server side ----------------------------------------------------------
@@ -316,8 +120,8 @@ class _Context:
 
 def _debug_in(ctx: _Context, msg: object) -> None:
     mtype = type(msg)
-    if mtype is _Call:
-        assert isinstance(msg, _Call)
+    if mtype is Call:
+        assert isinstance(msg, Call)
         owner = msg.from_._owner
         event = {
             "event": "in",
@@ -325,10 +129,10 @@ def _debug_in(ctx: _Context, msg: object) -> None:
             "message": msg.request,
             "from": owner.pid if owner is not None else None,
         }
-    elif mtype is _Cast:
-        assert isinstance(msg, _Cast)
+    elif mtype is Cast:
+        assert isinstance(msg, Cast)
         event = {"event": "in", "kind": "cast", "message": msg.request, "from": None}
-    elif mtype is _System:
+    elif mtype is System:
         return
     else:
         event = {"event": "in", "kind": "info", "message": msg, "from": None}
@@ -455,10 +259,10 @@ def _loop(ctx: _Context, state: Any, flow: Ok[Any] | Reply[Any] | NoReply[Any]) 
             ctx.last = msg
             if ctx.debug is not None:
                 _debug_in(ctx, msg)
-            if type(msg) is _Call:
+            if type(msg) is Call:
                 reply = server.handle_call(msg.request, msg.from_, state)
                 if type(reply) is Reply:
-                    _send_reply(msg.from_, reply.reply)
+                    send_reply(msg.from_, reply.reply)
                     if ctx.debug is not None:
                         _debug_out(ctx, msg.from_, reply.reply)
                     flow = reply
@@ -469,11 +273,11 @@ def _loop(ctx: _Context, state: Any, flow: Ok[Any] | Reply[Any] | NoReply[Any]) 
                 else:
                     raise BadReturnError(f"{type(server).__qualname__}.handle_call", reply)
                 state = flow.state
-            elif type(msg) is _Cast:
+            elif type(msg) is Cast:
                 result: object = server.handle_cast(msg.request, state)
                 flow = result if type(result) is NoReply else _flow(ctx, "handle_cast", result)
                 state = flow.state
-            elif type(msg) is _System:
+            elif type(msg) is System:
                 state = _system(ctx, msg, state)
                 server = ctx.server  # change_code may have swapped the class
                 continue
@@ -524,13 +328,13 @@ def _terminate(
         reason = exc
     if not is_normal(reason):
         client = (
-            ctx.last.from_._owner.pid if type(ctx.last) is _Call and ctx.last.from_._owner else None
+            ctx.last.from_._owner.pid if type(ctx.last) is Call and ctx.last.from_._owner else None
         )
         _crash_report(
             proc, ctx.server, reason, ctx.last, state, None, client=client, debug=ctx.debug
         )
     if reply_to is not None and reply is not UNSET:
-        _send_reply(reply_to, reply)
+        send_reply(reply_to, reply)
     raise Exit(reason)
 
 
@@ -542,7 +346,7 @@ def _hibernate(ctx: _Context, state: object) -> object:
 _AWAKE: Final = NoReply(None)
 
 
-def _system(ctx: _Context, msg: _System, state: Any) -> Any:
+def _system(ctx: _Context, msg: System, state: Any) -> Any:
     """Handle a system message between callbacks (OTP's ``sys``); return the state."""
     request = msg.request
     assert type(request) is tuple
@@ -562,7 +366,7 @@ def _system(ctx: _Context, msg: _System, state: Any) -> Any:
     elif kind == "get_status":
         answer = ("ok", _status(ctx, state))
     elif kind == "suspend":
-        _send_reply(msg.from_, answer)
+        send_reply(msg.from_, answer)
         ctx.suspended = True
         return _suspended(ctx, state)
     elif kind == "resume":
@@ -573,7 +377,7 @@ def _system(ctx: _Context, msg: _System, state: Any) -> Any:
         answer = _debug_request(ctx, request[1], request[2])
     else:
         answer = ("error", ValueError(f"unknown system request {request!r}"))
-    _send_reply(msg.from_, answer)
+    send_reply(msg.from_, answer)
     return state
 
 
@@ -649,16 +453,16 @@ def _suspended(ctx: _Context, state: Any) -> Any:
 
     def is_system(msg: object) -> bool:
         # As in OTP, a suspended server still obeys its parent's exit.
-        return type(msg) is _System or (type(msg) is ExitSignal and msg.pid is parent)
+        return type(msg) is System or (type(msg) is ExitSignal and msg.pid is parent)
 
     try:
         while ctx.suspended:
             msg = receive_in(ctx.proc, is_system, None)
             if type(msg) is ExitSignal:
                 raise _Terminate(msg.reason, state, None, UNSET)
-            assert isinstance(msg, _System)
+            assert isinstance(msg, System)
             if msg.request == ("suspend",):
-                _send_reply(msg.from_, ("ok", None))
+                send_reply(msg.from_, ("ok", None))
             else:
                 state = _system(ctx, msg, state)
     finally:
@@ -861,7 +665,7 @@ class GenServer(Generic[S]):
             CallError: The call would deadlock: the server is the caller, or
                 the server is (through others) waiting for the caller.
         """
-        return call_process(server, request, timeout, _Call)
+        return call_process(server, request, timeout, Call)
 
     @staticmethod
     def cast(server: object, request: object) -> None:
@@ -873,7 +677,7 @@ class GenServer(Generic[S]):
         """Answer a call whose ``handle_call`` returned ``NoReply``."""
         if type(from_) is not Ref:
             raise TypeError(f"reply() needs the from_ passed to handle_call; got {from_!r}")
-        _send_reply(from_, value)
+        send_reply(from_, value)
 
     @staticmethod
     def stop(server: object, reason: object = "normal", timeout: float | None = None) -> None:

@@ -15,9 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ._calls import System, call_process
 from ._dynamic_supervisor import _DynState
 from ._errors import NoProcessError
-from ._gen_server import GenServer, _System, call_process
+from ._gen_server import GenServer
 from ._pid import Pid
 from ._process import info as process_info
 from ._process import resolve
@@ -42,7 +43,7 @@ __all__ = [
 
 
 def _request(server: object, request: tuple[object, ...], timeout: float | None) -> Any:
-    answer = call_process(server, request, timeout, _System)
+    answer = call_process(server, request, timeout, System)
     assert type(answer) is tuple
     tag, value = answer
     if tag == "error":

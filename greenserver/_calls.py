@@ -1,0 +1,229 @@
+"""The client side of a call: request envelopes, call, cast, stop, reply.
+
+A call monitors the server with an *alias* ref (OTP 24's process aliases):
+the ref tags the request, the reply travels to the alias, and demonitoring
+deactivates it, so a reply that comes after a timeout is dropped instead of
+reaching a later receive. ``Process.calling`` records whom a process waits
+on, which turns a deadlock (a server calling itself, or a cycle of servers
+calling each other) into an immediate ``CallError``.
+
+From a plain OS thread, calls run in a short-lived proxy process of the node
+and casts are handed to the hub's thread.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import final
+
+from . import _instrument, _reports, _scheduler
+from ._errors import CallError, CallTimeoutError, NoProcessError, ServerExitError
+from ._mailbox import Match
+from ._pid import Pid, Ref
+from ._process import (
+    Down,
+    ForeignThreadError,
+    Process,
+    _add_monitor,
+    current_process,
+    demonitor_process,
+    receive_in,
+    resolve,
+    run_from_foreign_thread,
+)
+from ._scheduler import is_foreign_thread, real_get_ident, run_in_node
+
+
+@final
+class Call:
+    __slots__ = ("from_", "request")
+
+    def __init__(self, from_: Ref, request: object) -> None:
+        self.from_ = from_
+        self.request = request
+
+    def __repr__(self) -> str:
+        return f"call {self.request!r}"
+
+
+@final
+class Cast:
+    __slots__ = ("request",)
+
+    def __init__(self, request: object) -> None:
+        self.request = request
+
+    def __repr__(self) -> str:
+        return f"cast {self.request!r}"
+
+
+@final
+class System:
+    __slots__ = ("from_", "request")
+
+    def __init__(self, from_: Ref, request: object) -> None:
+        self.from_ = from_
+        self.request = request
+
+    def __repr__(self) -> str:
+        return f"system {self.request!r}"
+
+
+@final
+class Answer:
+    __slots__ = ("ref", "value")
+
+    def __init__(self, ref: Ref, value: object) -> None:
+        self.ref = ref
+        self.value = value
+
+
+def send_reply(from_: Ref, value: object) -> None:
+    owner = from_._owner
+    if from_._alias and owner is not None and owner.alive:
+        if _instrument.enabled:
+            _instrument.emit("reply", owner.pid, ref=from_, value=value)
+        owner.mailbox.put(Answer(from_, value))
+
+
+def _describe(server: object) -> str:
+    return repr(server)
+
+
+# --- the client side ----------------------------------------------------------
+
+
+def _target(server: object, request: object) -> Process:
+    proc = resolve(server)
+    if proc is None or not proc.alive:
+        raise NoProcessError(f"no process {_describe(server)}", server=server, request=request)
+    return proc
+
+
+def _check_cycle(me: Process, target: Process, server: object, request: object) -> None:
+    if target is me:
+        raise CallError(
+            f"process {me.pid!r} called itself with {request!r}; "
+            "it would wait forever (calling_self)",
+            server=server,
+            request=request,
+        )
+    chain = [me.pid, target.pid]
+    hop = target.calling
+    while hop is not None and len(chain) < 10_000:
+        if hop is me:
+            cycle = " -> ".join(repr(p) for p in [*chain, me.pid])
+            raise CallError(
+                f"call cycle {cycle}: each waits for the next, so none would ever answer",
+                server=server,
+                request=request,
+            )
+        chain.append(hop.pid)
+        hop = hop.calling
+
+
+def call_process(
+    server: object, request: object, timeout: float | None, envelope: type[Call] | type[System]
+) -> object:
+    """Make a synchronous request and return the reply (see ``GenServer.call``)."""
+    try:
+        me = current_process()
+    except ForeignThreadError:
+        return run_from_foreign_thread(
+            partial(call_process, server, request, timeout, envelope), timeout, "a call"
+        )
+    if type(server) is Pid and server._proc.alive:
+        target = server._proc
+    else:
+        target = _target(server, request)
+    if target is me or target.calling is not None:
+        _check_cycle(me, target, server, request)
+    ref = _add_monitor(me, target, alias=True)
+    if _instrument.enabled:
+        _instrument.emit("call", me.pid, server=target.pid, request=request)
+    target.mailbox.put(envelope(ref, request))
+
+    def is_answer(msg: object) -> bool:
+        return (type(msg) is Answer and msg.ref is ref) or (type(msg) is Down and msg.ref is ref)
+
+    match: Match = is_answer
+    me.calling = target
+    try:
+        msg = receive_in(me, match, timeout)
+    except TimeoutError:
+        demonitor_process(me, ref, flush=True)
+        raise CallTimeoutError(
+            f"call to {_describe(server)} timed out after {timeout}s; request was {request!r}",
+            server=server,
+            request=request,
+        ) from None
+    finally:
+        me.calling = None
+    if type(msg) is Answer:
+        demonitor_process(me, ref, flush=True)
+        return msg.value
+    assert type(msg) is Down
+    reason = msg.reason
+    if type(reason) is str and reason == "noproc":
+        raise NoProcessError(f"no process {_describe(server)}", server=server, request=request)
+    raise ServerExitError(
+        f"{_describe(server)} exited with {_reports.short(reason)} before replying to {request!r}",
+        reason=reason,
+        server=server,
+        request=request,
+    )
+
+
+def cast_process(server: object, request: object) -> None:
+    """Send an asynchronous request; never fails (see ``GenServer.cast``)."""
+    if real_get_ident() != _scheduler.node_thread and is_foreign_thread():
+        run_in_node(cast_process, server, request)
+        return
+    if type(server) is Pid:
+        proc: Process | None = server._proc
+    else:
+        try:
+            proc = resolve(server)
+        except NoProcessError:
+            return
+    if proc is not None and proc.alive:
+        if _instrument.enabled:
+            _instrument.emit("cast", proc.pid, request=request)
+        proc.mailbox.put(Cast(request))
+
+
+def stop_process(server: object, reason: object, timeout: float | None) -> None:
+    """Stop a server through a system message and wait for its exit."""
+    try:
+        me = current_process()
+    except ForeignThreadError:
+        run_from_foreign_thread(partial(stop_process, server, reason, timeout), timeout, "a stop")
+        return
+    target = _target(server, ("stop", reason))
+    if target is me:
+        _check_cycle(me, target, server, ("stop", reason))
+    ref = _add_monitor(me, target)
+    target.mailbox.put(System(ref, ("terminate", reason)))
+
+    def is_down(msg: object) -> bool:
+        return type(msg) is Down and msg.ref is ref
+
+    try:
+        down = receive_in(me, is_down, timeout)
+    except TimeoutError:
+        demonitor_process(me, ref, flush=True)
+        raise CallTimeoutError(
+            f"stopping {_describe(server)} timed out after {timeout}s",
+            server=server,
+            request=("stop", reason),
+        ) from None
+    assert type(down) is Down
+    if type(down.reason) is str and down.reason == "noproc":
+        raise NoProcessError(f"no process {_describe(server)}", server=server)
+    if down.reason is not reason and down.reason != reason:
+        raise ServerExitError(
+            f"{_describe(server)} exited with {_reports.short(down.reason)} while stopping",
+            reason=down.reason,
+            server=server,
+            request=("stop", reason),
+        )
