@@ -40,6 +40,30 @@ def idle_mem_gs_rss(ctx: Context) -> float:
     return idle_bytes("gs", "rss", ctx)
 
 
+@case(
+    "idle_mem.gen_server.rss",
+    unit="B/proc",
+    baseline="idle_mem.gevent.rss",
+    warmup=False,
+    max_repeats=5,
+)
+def idle_mem_gen_server_rss(ctx: Context) -> float:
+    """RSS delta per idle GenServer (blocked in its loop's receive)."""
+    return idle_bytes("gen_server", "rss", ctx)
+
+
+@case(
+    "idle_mem.hibernated.rss",
+    unit="B/proc",
+    baseline="idle_mem.gevent.rss",
+    warmup=False,
+    max_repeats=5,
+)
+def idle_mem_hibernated_rss(ctx: Context) -> float:
+    """RSS delta per hibernated GenServer: no greenlet stack held while idle."""
+    return idle_bytes("hibernated", "rss", ctx)
+
+
 @case("idle_mem.gevent.rss", unit="B/proc", warmup=False, max_repeats=5)
 def idle_mem_gevent_rss(ctx: Context) -> float:
     """Baseline: RSS delta per gevent.spawn greenlet blocked on its own Queue.get()."""

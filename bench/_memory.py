@@ -2,8 +2,10 @@
 
     python -m bench._memory KIND N [--mode rss|tracemalloc]
 
-KIND is ``gs`` (N processes blocked in ``gs.receive()``) or ``gevent`` (N
-``gevent.spawn`` greenlets blocked in ``Queue.get()``, each on its own queue).
+KIND is ``gs`` (N processes blocked in ``gs.receive()``), ``gen_server`` (N
+idle GenServers), ``hibernated`` (N idle GenServers that hibernated: they
+hold no greenlet stack) or ``gevent`` (N ``gevent.spawn`` greenlets blocked in
+``Queue.get()``, each on its own queue).
 Prints one JSON line: the memory before and after starting them, and the
 difference per process.
 
@@ -37,7 +39,7 @@ from gevent.queue import Queue
 
 import greenserver as gs
 
-KINDS = ("gs", "gevent")
+KINDS = ("gs", "gen_server", "hibernated", "gevent")
 MODES = ("rss", "tracemalloc")
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -62,12 +64,21 @@ def _idle_gevent(queue: Queue[object], started: list[int]) -> None:
     queue.get()
 
 
+class _Idle(gs.GenServer[None]):
+    def init(self, arg: object) -> gs.Ok[None]:
+        return gs.Ok(None)
+
+
 def start(kind: str, n: int) -> list[Any]:
     """Start *n* idle processes of *kind*; return when every one of them is blocked."""
     started = [0]
     holders: list[Any]
     if kind == "gs":
         holders = [gs.spawn(_idle_gs, started) for _ in range(n)]
+    elif kind in ("gen_server", "hibernated"):
+        after = 0 if kind == "hibernated" else None
+        holders = [_Idle.start(None, hibernate_after=after) for _ in range(n)]
+        started[0] = n
     else:
         holders = [gevent.spawn(_idle_gevent, Queue(), started) for _ in range(n)]
     deadline = time.monotonic() + 60
@@ -81,7 +92,7 @@ def start(kind: str, n: int) -> list[Any]:
 
 def check_blocked(kind: str, holders: list[Any]) -> None:
     """Raise unless every holder is alive and blocked (not finished, not runnable)."""
-    if kind == "gs":
+    if kind != "gevent":
         for pid in holders:
             info = gs.info(pid)
             if info is None or info["status"] != "waiting":
@@ -94,7 +105,7 @@ def check_blocked(kind: str, holders: list[Any]) -> None:
 
 def stop(kind: str, holders: list[Any]) -> None:
     """Kill the processes *start* made and wait for them to be gone."""
-    if kind == "gs":
+    if kind != "gevent":
         for pid in holders:
             gs.exit(pid, "kill")
         for _ in range(3):
