@@ -34,23 +34,21 @@ def _name(fn: object) -> str:
 
 @final
 class _Op:
-    """What a client asks an agent to do: run ``fn(state, *args)`` for *kind*."""
+    """What a client asks an agent to do: run ``fn(state)`` for *kind*."""
 
-    __slots__ = ("args", "fn", "kind")
+    __slots__ = ("fn", "kind")
 
-    def __init__(self, kind: str, fn: Callable[..., Any], args: tuple[object, ...]) -> None:
+    def __init__(self, kind: str, fn: Callable[[Any], Any]) -> None:
         if not callable(fn):
             raise TypeError(f"Agent.{kind}() needs a callable; got {fn!r}")
         self.kind = kind
         self.fn = fn
-        self.args = args
 
     def run(self, state: object) -> Any:
-        return self.fn(state, *self.args)
+        return self.fn(state)
 
     def __repr__(self) -> str:
-        args = "".join(f", {arg!r}" for arg in self.args)
-        return f"Agent.{self.kind}({_name(self.fn)}{args})"
+        return f"Agent.{self.kind}({_name(self.fn)})"
 
 
 def _start(
@@ -135,8 +133,8 @@ class Agent(GenServer[Any]):
     # --- client API ------------------------------------------------------------
 
     @staticmethod
-    def get(agent: object, fn: Callable[..., T], *args: object, timeout: float | None = 5.0) -> T:
-        """Return ``fn(state, *args)``, computed in the agent; the state is unchanged.
+    def get(agent: object, fn: Callable[[Any], T], timeout: float | None = 5.0) -> T:
+        """Return ``fn(state)``, computed in the agent; the state is unchanged.
 
         Raises:
             NoProcessError: No live agent has that pid or name.
@@ -144,27 +142,24 @@ class Agent(GenServer[Any]):
             ServerExitError: The agent died before answering, for instance
                 because *fn* raised (``.reason`` is the exception).
         """
-        result: T = GenServer.call(agent, _Op("get", fn, args), timeout)
+        result: T = GenServer.call(agent, _Op("get", fn), timeout)
         return result
 
     @staticmethod
-    def update(
-        agent: object, fn: Callable[..., object], *args: object, timeout: float | None = 5.0
-    ) -> None:
-        """Replace the state with ``fn(state, *args)`` and wait until it is done.
+    def update(agent: object, fn: Callable[[Any], object], timeout: float | None = 5.0) -> None:
+        """Replace the state with ``fn(state)`` and wait until it is done.
 
         Raises the errors of ``get``.
         """
-        GenServer.call(agent, _Op("update", fn, args), timeout)
+        GenServer.call(agent, _Op("update", fn), timeout)
 
     @staticmethod
     def get_and_update(
         agent: object,
-        fn: Callable[..., tuple[T, object]],
-        *args: object,
+        fn: Callable[[Any], tuple[T, object]],
         timeout: float | None = 5.0,
     ) -> T:
-        """Run ``fn(state, *args)``, which returns ``(reply, new_state)``; return *reply*.
+        """Run ``fn(state)``, which returns ``(reply, new_state)``; return *reply*.
 
         Reading and replacing the state is one step: no other request to
         the agent runs in between.
@@ -174,16 +169,16 @@ class Agent(GenServer[Any]):
                 pair (the agent exits with ``BadReturnError``); and the
                 other errors of ``get``.
         """
-        result: T = GenServer.call(agent, _Op("get_and_update", fn, args), timeout)
+        result: T = GenServer.call(agent, _Op("get_and_update", fn), timeout)
         return result
 
     @staticmethod
-    def cast(agent: object, fn: Callable[..., object], *args: object) -> None:  # type: ignore[override]
-        """Replace the state with ``fn(state, *args)`` without waiting; never fails.
+    def cast(agent: object, fn: Callable[[Any], object]) -> None:  # type: ignore[override]
+        """Replace the state with ``fn(state)`` without waiting; never fails.
 
         As with ``GenServer.cast``, nothing happens when the agent is absent.
         """
-        GenServer.cast(agent, _Op("cast", fn, args))
+        GenServer.cast(agent, _Op("cast", fn))
 
     @staticmethod
     def stop(agent: object, reason: object = "normal", timeout: float | None = None) -> None:

@@ -155,8 +155,8 @@ class TestGet:
     def test_extra_args_follow_the_state(self) -> None:
         agent = gs.Agent.start_link(lambda: {"a": 1})
 
-        assert gs.Agent.get(agent, dict.get, "a") == 1
-        assert gs.Agent.get(agent, lambda state, key, default: state.get(key, default), "b", 0) == 0
+        assert gs.Agent.get(agent, lambda state: state.get("a")) == 1
+        assert gs.Agent.get(agent, lambda state: state.get("b", 0), 5.0) == 0  # timeout, positional
         gs.Agent.stop(agent)
 
     def test_fn_runs_in_the_agent_process(self) -> None:
@@ -226,7 +226,7 @@ class TestUpdate:
         agent = gs.Agent.start_link(lambda: [])
 
         assert gs.Agent.update(agent, lambda items: [*items, "a"]) is None
-        gs.Agent.update(agent, lambda items, item: [*items, item], "b")
+        gs.Agent.update(agent, lambda items: [*items, "b"], 5.0)
 
         assert gs.Agent.get(agent, identity) == ["a", "b"]
         gs.Agent.stop(agent)
@@ -247,7 +247,7 @@ class TestGetAndUpdate:
         agent = gs.Agent.start_link(lambda: 10)
 
         assert gs.Agent.get_and_update(agent, lambda n: (n, n + 1)) == 10
-        assert gs.Agent.get_and_update(agent, lambda n, k: (n * k, 0), 2) == 22
+        assert gs.Agent.get_and_update(agent, lambda n: (n * 2, 0), 5.0) == 22
         assert gs.Agent.get(agent, identity) == 0
         gs.Agent.stop(agent)
 
@@ -299,7 +299,7 @@ class TestCast:
         agent = gs.Agent.start_link(lambda: [])
 
         for n in range(5):
-            assert gs.Agent.cast(agent, lambda items, n: [*items, n], n) is None
+            assert gs.Agent.cast(agent, lambda items, n=n: [*items, n]) is None
 
         assert gs.Agent.get(agent, identity) == [0, 1, 2, 3, 4]
         gs.Agent.stop(agent)
