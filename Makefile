@@ -18,11 +18,18 @@ TYPE_PATHS = $(wildcard greenserver examples tests/typing)
 .NOTPARALLEL:
 .PHONY: demo test lint typecheck lint-imports stress bench format clean sysdeps
 
-# System packages the build or the tests need; none yet.  Example:
-#	command -v redis-cli >/dev/null || \
-#	  (apt-get update && apt-get install -y redis-tools)
+# System packages the tests and the KV benchmark need: Debian's redis-tools
+# (redis-cli, redis-benchmark) and redis-server.  Does nothing when present;
+# works unattended (CI runs it as root, CI=true, no terminal).
+SUDO = $(if $(filter 0,$(shell id -u)),,sudo)
 sysdeps:
-	@:
+	@if ! command -v redis-cli >/dev/null || ! command -v redis-benchmark >/dev/null \
+	   || ! command -v redis-server >/dev/null; then \
+	  echo "sysdeps: installing redis-tools and redis-server"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+	    redis-tools redis-server; \
+	fi
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)

@@ -61,6 +61,7 @@ INTERRUPT: Final = _WakeValue("INTERRUPT")
 _ReadyEntry = tuple[RawGreenlet, "Waitable | None", int, object]
 
 _ready: deque[_ReadyEntry] = deque()
+_starting: deque[_ReadyEntry] = deque()  # unstarted greenlets: the hub starts them
 _unarmed: list[tuple[Waitable, int, RawGreenlet, float]] = []
 _pass_scheduled = False
 _budget = HANDOFF_BUDGET
@@ -90,9 +91,18 @@ def hub() -> Hub:
 
 
 def make_ready(glet: RawGreenlet, box: Waitable | None, seq: int, value: object) -> None:
-    """Queue *glet* to be switched into with *value*, unless the wait ended first."""
+    """Queue *glet* to be switched into with *value*, unless the wait ended first.
+
+    A greenlet that has not started yet is only ever started by the hub: a
+    greenlet inherits the Python recursion depth of the stack that starts it,
+    so starting one from deep inside another process would pile depth upon
+    depth along a chain of starts until ``RecursionError``.
+    """
     global _pass_scheduled
-    _ready.append((glet, box, seq, value))
+    if glet:
+        _ready.append((glet, box, seq, value))
+    else:
+        _starting.append((glet, box, seq, value))
     if not _pass_scheduled:
         _pass_scheduled = True
         hub().loop.run_callback(_hub_pass)
@@ -129,6 +139,11 @@ def _hub_pass() -> None:
     _budget = HANDOFF_BUDGET
     if _unarmed:
         _arm_timers()
+    starting = _starting
+    for _ in range(len(starting)):
+        glet, box, seq, value = starting.popleft()
+        if box is None or box._seq == seq:
+            glet.switch(value)
     ready = _ready
     for _ in range(len(ready)):
         if not ready:
@@ -136,7 +151,7 @@ def _hub_pass() -> None:
         glet, box, seq, value = ready.popleft()
         if box is None or box._seq == seq:
             glet.switch(value)
-    if (ready or _unarmed) and not _pass_scheduled:
+    if (ready or starting or _unarmed) and not _pass_scheduled:
         _pass_scheduled = True
         hub().loop.run_callback(_hub_pass)
 

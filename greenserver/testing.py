@@ -45,7 +45,7 @@ def wait_all_idle(timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         busy = [p for p in _process.live_processes() if p is not me and p.mailbox._waiter is None]
-        if not busy and not _scheduler._ready:
+        if not busy and not _scheduler._ready and not _scheduler._starting:
             return
         if time.monotonic() > deadline:
             raise TimeoutError(f"processes still busy after {timeout}s: {[p.pid for p in busy]!r}")

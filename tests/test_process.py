@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import pickle
 import re
+from collections.abc import Callable
 
 import gevent
 import gevent.event
@@ -206,6 +207,47 @@ class TestSpawn:
         assert wait_down(ref) == gs.Down(ref, pid, "killed")
         with pytest.raises(TimeoutError):
             gs.receive(timeout=0)
+
+
+class TestDeepSpawns:
+    def test_a_chain_of_spawns_from_deep_stacks_does_not_overflow(self) -> None:
+        """A new process starts on a shallow stack, whoever spawned it and from how deep.
+
+        (A greenlet inherits the recursion depth of the stack that starts it;
+        started from inside its parent's deep stack, depth would pile up along
+        the chain until RecursionError.)
+        """
+        me = gs.self()
+        length = 150
+        pids: list[gs.Pid] = []
+
+        def nested(depth: int, fn: Callable[[], object]) -> object:
+            return fn() if depth == 0 else nested(depth - 1, fn)
+
+        def link(i: int) -> None:
+            pids.append(gs.self())
+            if i == length:
+                gs.send(me, "chain complete")
+                gs.receive()
+                return
+
+            def spawn_next_and_wait() -> object:
+                gs.spawn(link, i + 1)  # the only ready process when this parks...
+                return gs.receive()  # ...40 frames deep, until told to stop
+
+            nested(40, spawn_next_and_wait)
+
+        gs.spawn(link, 0)
+
+        assert gs.receive(timeout=5) == "chain complete"
+        refs = [gs.monitor(pid) for pid in pids]
+        for pid in pids:
+            gs.send(pid, "stop")
+        reasons = [
+            gs.receive(lambda m, r=ref: isinstance(m, gs.Down) and m.ref is r, timeout=5).reason  # type: ignore[attr-defined]
+            for ref in refs
+        ]
+        assert set(reasons) == {"normal"}
 
 
 class TestSpawnLinkAndMonitorAreAtomic:
