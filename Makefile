@@ -51,6 +51,7 @@ $(INSTALLED_BENCH): setup.cfg pyproject.toml | sysdeps $(BIN)/python
 
 demo: $(INSTALLED)
 	$(BIN)/python examples/demo.py
+	$(BIN)/python examples/kv_demo.py
 
 test: sysdeps lint typecheck lint-imports
 	$(BIN)/python -m pytest -q tests README.md

@@ -97,7 +97,8 @@ def report(child_id: object, pid: object, reason: object, context: str, strategy
         reason=_reports.short(reason),
         context=context,
         strategy=strategy,
-        exc_info=_reports.exc_info_of(reason),
+        # No exc_info: the crashed process's own crash_report carries the
+        # traceback, and printing it twice only buries it.
     )
 
 

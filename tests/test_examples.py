@@ -55,6 +55,15 @@ EXPECTED: dict[str, list[str]] = {
         r"^carol received \[\('sports', '3-1'\)\]$",
         r"^entries left after the subscribers exited: 0$",
     ],
+    "kv_demo.py": [
+        r"^== KV server listening on 127\.0\.0\.1:\d+$",
+        r"^== crashing shard 2 \(<0\.\d+\.0>\) on purpose$",
+        r"^10 clients, [\d,]+ requests in ",
+        r"^== shard 2 was <0\.\d+\.0>, is now <0\.\d+\.0> \(restarted: True\)$",
+        r"^Supervisor <0\.\d+\.0> \[Supervisor, running, mailbox 0\]$",
+        r"^  'shards' <0\.\d+\.0> \[Supervisor, running, mailbox 0\]$",
+        r"^all done: \d+ requests, no process left behind$",
+    ],
     "tasks.py": [
         r"^square\(12\) -> 144$",
         r"^map -> \('ok', 0\)$",
@@ -65,6 +74,9 @@ EXPECTED: dict[str, list[str]] = {
     ],
 }
 
+# Arguments that keep a run short.
+ARGS: dict[str, list[str]] = {"kv_demo.py": ["--seconds", "1", "--clients", "10"]}
+
 # Servers that need a free port or command-line arguments; their own tests run them.
 NOT_RUN_HERE = {"kv_server.py", "loadgen.py"}
 
@@ -73,7 +85,7 @@ RUN = sorted(name for name in EXPECTED if (EXAMPLES / name).exists())
 
 def run_example(name: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(EXAMPLES / name)],
+        [sys.executable, str(EXAMPLES / name), *ARGS.get(name, [])],
         cwd=EXAMPLES.parent,
         capture_output=True,
         text=True,
