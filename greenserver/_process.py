@@ -770,8 +770,9 @@ def live_processes() -> Iterable[Process]:
 def info(pid: Pid) -> dict[str, object] | None:
     """Return facts about a live process, or None if it is dead.
 
-    Keys: ``status`` ("running", "waiting" or "runnable"), ``message_queue_len``,
-    ``messages`` is not included (it can be large); ``links``, ``monitors``
+    Keys: ``status`` ("running"; "runnable": woken or not yet started;
+    "waiting": blocked in ``receive``, hibernating, or blocked in a gevent
+    primitive such as a socket read), ``message_queue_len``, ``links``, ``monitors``
     (pids this process monitors), ``monitored_by``, ``trap_exit``,
     ``registered_name``, ``reductions`` (messages received), ``current`` (the
     function or behaviour class it runs).
@@ -784,8 +785,10 @@ def info(pid: Pid) -> dict[str, object] | None:
         status = "running"
     elif proc.mailbox._waiter is not None:
         status = "waiting"
-    else:
+    elif engine is None or not engine or _scheduler.is_queued(engine):
         status = "runnable"
+    else:
+        status = "waiting"  # parked in the hub by gevent (I/O, a lock, a sleep)
     return {
         "status": status,
         "message_queue_len": len(proc.mailbox),

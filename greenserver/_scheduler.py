@@ -184,3 +184,8 @@ def is_foreign_thread() -> bool:
 def run_in_node(fn: Callable[..., object], *args: object) -> None:
     """Run ``fn(*args)`` in the node's hub soon; safe to call from any OS thread."""
     hub().loop.run_callback_threadsafe(fn, *args)
+
+
+def is_queued(glet: RawGreenlet) -> bool:
+    """Return whether *glet* waits in the ready queues (for introspection; O(n))."""
+    return any(entry[0] is glet for entry in _ready) or any(entry[0] is glet for entry in _starting)

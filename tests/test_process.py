@@ -876,6 +876,25 @@ class TestInfo:
         gs.exit(pid, "kill")
         assert wait_down(ref).reason == "killed"
 
+    def test_a_process_blocked_in_gevent_io_is_waiting(self) -> None:
+        me = gs.self()
+        event = gevent.event.Event()
+
+        def wait_for_event() -> None:
+            gs.send(me, "about to block")
+            event.wait()
+
+        pid, ref = gs.spawn_monitor(wait_for_event)
+        # The sender runs on from send() into event.wait() before we resume.
+        assert gs.receive(timeout=5) == "about to block"
+
+        info = gs.info(pid)
+
+        assert info is not None
+        assert info["status"] == "waiting"
+        event.set()
+        assert wait_down(ref).reason == "normal"
+
     def test_lists_the_pids_a_process_monitors(self) -> None:
         target, ref_t = gs.spawn_monitor(block_forever)
 
