@@ -10,7 +10,8 @@ Fixtures (opt in by name, or make them autouse in your ``conftest.py``):
 * ``manual_clock``: a ``ManualClock`` installed as greenserver's clock.
 
 Functions: ``wait_all_idle()`` (barrier: every other process is blocked on
-an empty mailbox), ``ManualClock``.
+an empty mailbox), ``wait_down(ref)`` (the ``Down`` of a monitor),
+``ManualClock``.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ import gevent
 import pytest
 
 from . import _clock, _process, _reports, _scheduler
-from ._pid import Pid
+from ._pid import Pid, Ref
+from ._process import Down
 
-__all__ = ["ManualClock", "ReportLog", "wait_all_idle"]
+__all__ = ["ManualClock", "ReportLog", "wait_all_idle", "wait_down"]
 
 _ALARMS = frozenset({"crash_report", "supervisor_report"})
 
@@ -50,6 +52,18 @@ def wait_all_idle(timeout: float = 5.0) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"processes still busy after {timeout}s: {[p.pid for p in busy]!r}")
         gevent.sleep(0)
+
+
+def wait_down(ref: Ref, timeout: float = 5.0) -> Down:
+    """Receive the ``Down`` of the monitor *ref* (the usual end of a test's story).
+
+    Raises:
+        TimeoutError: It did not come within *timeout* seconds (a bound on a
+            failure, never a way to wait for success).
+    """
+    msg = _process.receive(lambda m: type(m) is Down and m.ref is ref, timeout)
+    assert type(msg) is Down
+    return msg
 
 
 @final

@@ -9,18 +9,12 @@ import pytest
 
 import greenserver as gs
 import greenserver.sys
-from greenserver.testing import ReportLog, wait_all_idle
+from greenserver.testing import ReportLog, wait_all_idle, wait_down
 
 # Seconds: bounds a failure (a hung receive becomes an error), never decides success.
 BOUND = 5.0
 
 PID = r"<0\.\d+\.0>"
-
-
-def wait_down(ref: gs.Ref) -> gs.Down:
-    msg = gs.receive(lambda m: type(m) is gs.Down and m.ref is ref, timeout=BOUND)
-    assert type(msg) is gs.Down
-    return msg
 
 
 def identity(state: Any) -> Any:

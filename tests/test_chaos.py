@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 import greenserver as gs
-from greenserver.testing import ReportLog
+from greenserver.testing import ReportLog, wait_down
 
 pytestmark = pytest.mark.stress
 
@@ -86,12 +86,6 @@ def walk(top: gs.Pid) -> list[tuple[gs.Pid, gs.Pid, str]]:
                 assert type(grandchild) is gs.Pid, f"a grandchild is not running: {grandchild!r}"
                 found.append((grandchild, pid, grand_kind))
     return found
-
-
-def wait_down(ref: gs.Ref) -> gs.Down:
-    msg = gs.receive(lambda m: isinstance(m, gs.Down) and m.ref is ref, timeout=BOUND)
-    assert isinstance(msg, gs.Down)
-    return msg
 
 
 def snapshot(top: gs.Pid) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import greenserver as gs
-from greenserver.testing import ManualClock, ReportLog
+from greenserver.testing import ManualClock, ReportLog, wait_down
 
 # Seconds: bounds a failure (a hung receive becomes an error), never decides success.
 BOUND = 5.0
@@ -61,12 +61,6 @@ class Counter(gs.GenServer[Any]):
 
     def handle_call(self, request: Any, from_: gs.Ref, state: Any) -> gs.Reply[Any]:
         return gs.Reply(state, state)
-
-
-def wait_down(ref: gs.Ref, timeout: float = BOUND) -> gs.Down:
-    msg = gs.receive(lambda m: isinstance(m, gs.Down) and m.ref is ref, timeout=timeout)
-    assert isinstance(msg, gs.Down)
-    return msg
 
 
 def quit_with(pid: gs.Pid, reason: object) -> None:

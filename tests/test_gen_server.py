@@ -8,7 +8,7 @@ import gevent
 import pytest
 
 import greenserver as gs
-from greenserver.testing import ReportLog, wait_all_idle
+from greenserver.testing import ReportLog, wait_all_idle, wait_down
 from stack import Stack
 
 
@@ -44,12 +44,6 @@ class Scripted(gs.GenServer[Any]):
         if callable(msg):
             return msg(state)
         return super().handle_info(msg, state)
-
-
-def wait_down(ref: gs.Ref, timeout: float = 5.0) -> gs.Down:
-    msg = gs.receive(lambda m: isinstance(m, gs.Down) and m.ref is ref, timeout=timeout)
-    assert isinstance(msg, gs.Down)
-    return msg
 
 
 class TestSeedExample:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import greenserver as gs
-from greenserver.testing import ReportLog, wait_all_idle
+from greenserver.testing import ReportLog, wait_all_idle, wait_down
 
 # Seconds: bounds a failure (a hung receive becomes an error), never decides success.
 BOUND = 5.0
@@ -14,12 +14,6 @@ BOUND = 5.0
 def block_forever() -> None:
     """Wait for a message nothing sends: the process ends only when killed."""
     gs.receive(lambda _msg: False)
-
-
-def wait_down(ref: gs.Ref) -> gs.Down:
-    msg = gs.receive(lambda m: type(m) is gs.Down and m.ref is ref, timeout=BOUND)
-    assert type(msg) is gs.Down
-    return msg
 
 
 def linked_to(test: gs.Pid, other: gs.Pid, trap: bool = False) -> None:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import greenserver as gs
 from greenserver._mailbox import Interrupted, Mailbox
-from greenserver.testing import wait_all_idle
+from greenserver.testing import wait_all_idle, wait_down
 
 # Seconds: bounds a failure (a hung receive becomes an error), never decides success.
 BOUND = 5.0
@@ -21,12 +21,6 @@ BOUND = 5.0
 def block_forever() -> None:
     """Wait for a message nothing sends: the process ends only when killed."""
     gs.receive(lambda _msg: False)
-
-
-def wait_down(ref: gs.Ref) -> gs.Down:
-    msg = gs.receive(lambda m: type(m) is gs.Down and m.ref is ref, timeout=BOUND)
-    assert type(msg) is gs.Down
-    return msg
 
 
 def send_all(dest: gs.Pid, messages: list[object]) -> None:

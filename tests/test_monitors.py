@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import greenserver as gs
-from greenserver.testing import ReportLog
+from greenserver.testing import ReportLog, wait_down
 
 # Seconds: bounds a failure (a hung receive becomes an error), never decides success.
 BOUND = 5.0
@@ -19,12 +19,6 @@ def block_forever() -> None:
 def exit_on_request() -> None:
     """Wait for a reason, then exit with it."""
     raise gs.Exit(gs.receive())
-
-
-def wait_down(ref: gs.Ref) -> gs.Down:
-    msg = gs.receive(lambda m: type(m) is gs.Down and m.ref is ref, timeout=BOUND)
-    assert type(msg) is gs.Down
-    return msg
 
 
 class TestDown:

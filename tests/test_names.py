@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import greenserver as gs
+from greenserver.testing import wait_down
 
 # Seconds: bounds a failure (a hung receive becomes an error), never decides success.
 BOUND = 5.0
@@ -20,12 +21,6 @@ def block_forever() -> None:
 def echo(test: gs.Pid) -> None:
     while True:
         gs.send(test, ("echo", gs.receive()))
-
-
-def wait_down(ref: gs.Ref) -> gs.Down:
-    msg = gs.receive(lambda m: type(m) is gs.Down and m.ref is ref, timeout=BOUND)
-    assert type(msg) is gs.Down
-    return msg
 
 
 class TestRegister:

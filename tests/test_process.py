@@ -16,7 +16,7 @@ import gevent.event
 import pytest
 
 import greenserver as gs
-from greenserver.testing import ManualClock, ReportLog, wait_all_idle
+from greenserver.testing import ManualClock, ReportLog, wait_all_idle, wait_down
 
 # Seconds: bounds a failure (a hung receive becomes an error), never decides success.
 BOUND = 5.0
@@ -36,12 +36,6 @@ def forward_one(test: gs.Pid) -> None:
     gs.trap_exits(True)
     gs.send(test, "ready")
     gs.send(test, ("got", gs.receive()))
-
-
-def wait_down(ref: gs.Ref) -> gs.Down:
-    msg = gs.receive(lambda m: type(m) is gs.Down and m.ref is ref, timeout=BOUND)
-    assert type(msg) is gs.Down
-    return msg
 
 
 def spawn_ready(fn: object, *args: object) -> tuple[gs.Pid, gs.Ref]:

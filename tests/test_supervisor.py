@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 import greenserver as gs
-from greenserver.testing import ManualClock, ReportLog, wait_all_idle
+from greenserver.testing import ManualClock, ReportLog, wait_all_idle, wait_down
 from stack import Stack
 
 # Seconds: bounds a failure (a hung receive becomes an error), never decides success.
@@ -180,12 +180,6 @@ class RaisingSup(gs.Supervisor):
 
 
 # --- helpers ----------------------------------------------------------------------
-
-
-def wait_down(ref: gs.Ref, timeout: float = BOUND) -> gs.Down:
-    msg = gs.receive(lambda m: isinstance(m, gs.Down) and m.ref is ref, timeout=timeout)
-    assert isinstance(msg, gs.Down)
-    return msg
 
 
 def quit_with(pid: gs.Pid, reason: object) -> None:

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import greenserver as gs
-from greenserver.testing import ManualClock, ReportLog
+from greenserver.testing import ManualClock, ReportLog, wait_down
 
 # Seconds: bounds a failure (a hung receive becomes an error), never decides success.
 BOUND = 5.0
@@ -139,12 +139,6 @@ def idle() -> None:
         msg = gs.receive()
         if type(msg) is tuple and len(msg) == 2 and msg[0] == "exit":
             raise gs.Exit(msg[1])
-
-
-def wait_down(ref: gs.Ref) -> gs.Down:
-    msg = gs.receive(lambda m: isinstance(m, gs.Down) and m.ref is ref, timeout=BOUND)
-    assert isinstance(msg, gs.Down)
-    return msg
 
 
 def drain() -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 import greenserver as gs
-from greenserver.testing import ReportLog, wait_all_idle
+from greenserver.testing import ReportLog, wait_all_idle, wait_down
 
 # --- servers -----------------------------------------------------------------------
 
@@ -186,12 +186,6 @@ def queue_len(pid: gs.Pid) -> object:
     facts = gs.info(pid)
     assert facts is not None
     return facts["message_queue_len"]
-
-
-def wait_down(ref: gs.Ref) -> gs.Down:
-    msg = gs.receive(lambda m: isinstance(m, gs.Down) and m.ref is ref, timeout=5.0)
-    assert isinstance(msg, gs.Down)
-    return msg
 
 
 # --- every behaviour process -----------------------------------------------------------

@@ -8,15 +8,9 @@ from typing import Any
 import pytest
 
 import greenserver as gs
-from greenserver.testing import ReportLog
+from greenserver.testing import ReportLog, wait_down
 
 # --- helpers ---------------------------------------------------------------------
-
-
-def wait_down(ref: gs.Ref, timeout: float = 5.0) -> gs.Down:
-    msg = gs.receive(lambda m: isinstance(m, gs.Down) and m.ref is ref, timeout=timeout)
-    assert isinstance(msg, gs.Down)
-    return msg
 
 
 def wait_for(tag: str, timeout: float = 5.0) -> Any:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import greenserver as gs
-from greenserver.testing import ReportLog, wait_all_idle
+from greenserver.testing import ReportLog, wait_all_idle, wait_down
 from stack import Stack
 
 Event = dict[str, Any]
@@ -52,12 +52,6 @@ def tracer() -> Iterator[Tracer]:
     finally:
         for handle in tracer.handles:
             gs.trace.remove_handler(handle)
-
-
-def wait_down(ref: gs.Ref) -> gs.Down:
-    msg = gs.receive(lambda m: isinstance(m, gs.Down) and m.ref is ref, timeout=5.0)
-    assert isinstance(msg, gs.Down)
-    return msg
 
 
 def waiter() -> None:
