@@ -39,4 +39,5 @@ CASE_MODULES: tuple[str, ...] = (
     "bench._cases_trace",
     "bench._cases_supervisor",
     "bench._cases_memory",
+    "bench._cases_loadgen",
 )

@@ -280,8 +280,6 @@ def _collect(
             if pid not in finished:  # it crashed: its report says why
                 errors += 1
                 running -= 1
-    for ref in watched:
-        gs.demonitor(ref, flush=True)
         now = time.monotonic()
         if out is not None and (now >= next_line or not running):
             elapsed = max(now - started, 1e-9)
@@ -291,6 +289,8 @@ def _collect(
             )
             out.flush()
             next_line = now + 0.5
+    for ref in watched:
+        gs.demonitor(ref, flush=True)
     return histogram, total, errors
 
 
