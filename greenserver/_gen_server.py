@@ -222,13 +222,16 @@ def _loop(ctx: _Context, state: Any, flow: Ok[Any] | Reply[Any] | NoReply[Any]) 
     hibernate_after = ctx.hibernate_after
     try:
         while True:
-            items = mailbox._items
-            if flow.plain and hibernate_after is None and items and not _instrument.enabled:
-                # The fast path: a message is waiting and no option or trace
-                # applies, so take it without a trip through receive(). (A dead
-                # process has no queue, so it always goes the slow way.)
-                msg = items.popleft()
-                proc.reductions += 1
+            if flow.plain and hibernate_after is None:
+                items = mailbox._items
+                if items and not _instrument.enabled:
+                    # A message is waiting and nothing is traced: take it
+                    # without a trip through receive(). (A dead process has no
+                    # queue, so it always goes the slow way.)
+                    msg = items.popleft()
+                    proc.reductions += 1
+                else:
+                    msg = receive_in(proc, None, None)
             else:
                 # The options of the last result decide what happens next.
                 cont = flow.continue_
