@@ -54,7 +54,7 @@ demo: $(INSTALLED)
 	$(BIN)/python examples/kv_demo.py
 
 test: sysdeps lint typecheck lint-imports
-	$(BIN)/python -m pytest -q tests README.md
+	$(BIN)/python -m pytest -q --doctest-modules tests README.md greenserver
 
 lint: $(INSTALLED_TEST)
 	$(BIN)/ruff check $(LINT_PATHS)
