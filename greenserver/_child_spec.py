@@ -61,20 +61,8 @@ class ChildSpec:
         self.type = type
         if shutdown is _DEFAULT:
             shutdown = None if type == "supervisor" else 5.0
-        if not (
-            shutdown is None
-            or shutdown == "brutal_kill"
-            or (
-                isinstance(shutdown, (int, float))
-                and not isinstance(shutdown, bool)
-                and shutdown >= 0
-            )
-        ):
-            raise ValueError(
-                f"child {id!r}: shutdown must be seconds >= 0, 'brutal_kill' or None; "
-                f"got {shutdown!r}"
-            )
-        self.shutdown: float | str | None = shutdown
+        check_shutdown(shutdown, f"child {id!r}: shutdown")
+        self.shutdown: float | str | None = shutdown  # type: ignore[assignment]
 
     @property
     def start(self) -> tuple[Callable[..., Any], tuple[object, ...], dict[str, Any]]:
@@ -114,6 +102,16 @@ class ChildSpec:
             f"ChildSpec(id={self.id!r}, start={self.start!r}, restart={self.restart!r}, "
             f"shutdown={self.shutdown!r}, type={self.type!r})"
         )
+
+
+def check_shutdown(shutdown: object, what: str) -> None:
+    """Raise ValueError, naming *what*, unless *shutdown* is a valid shutdown."""
+    if not (
+        shutdown is None
+        or shutdown == "brutal_kill"
+        or (isinstance(shutdown, (int, float)) and not isinstance(shutdown, bool) and shutdown >= 0)
+    ):
+        raise ValueError(f"{what} must be seconds >= 0, 'brutal_kill' or None; got {shutdown!r}")
 
 
 def _parse_start(

@@ -69,7 +69,7 @@ from gevent import socket as gsocket
 from gevent.lock import Semaphore
 
 from . import _reports
-from ._child_spec import ChildSpec
+from ._child_spec import ChildSpec, check_shutdown
 from ._dynamic_supervisor import DynamicSupervisor
 from ._errors import Exit, StartError
 from ._gen_server import GenServer
@@ -542,7 +542,7 @@ def _make_state(
         raise ValueError(f"active must be True, False, 'once' or an int; got {active!r}")
     if type(backlog) is not int or backlog < 1:
         raise ValueError(f"backlog must be an int >= 1; got {backlog!r}")
-    ChildSpec(None, (len,), shutdown=shutdown)  # validates shutdown, naming it
+    check_shutdown(shutdown, "shutdown")
     return _State(
         handler, arg, host, port, acceptors, max_connections, active, backlog, nodelay, shutdown
     )

@@ -197,6 +197,10 @@ class TestStartListener:
             ({"max_connections": 0}, r"^max_connections must be an int >= 1 or None; got 0$"),
             ({"active": "twice"}, r"^active must be True, False, 'once' or an int; got 'twice'$"),
             ({"backlog": 0}, r"^backlog must be an int >= 1; got 0$"),
+            (
+                {"shutdown": -1},
+                r"^shutdown must be seconds >= 0, 'brutal_kill' or None; got -1$",
+            ),
         ],
     )
     def test_bad_options_raise_value_error(self, opts: dict[str, Any], message: str) -> None:
