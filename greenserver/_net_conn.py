@@ -126,7 +126,6 @@ class Conn:
         "_port",
         "_sock",
         "_state",
-        "_timeout",
         "_watcher",
         "peer",
         "sockname",
@@ -141,7 +140,6 @@ class Conn:
         self._closed = False
         self._active: Active = False
         self._watcher: Any = None
-        self._timeout: float | None = None
         #: The peer's address, ``(host, port)`` for IPv4.
         self.peer: Any = peer
         #: This end's address.
