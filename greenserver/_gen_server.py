@@ -176,6 +176,7 @@ def _enter(
     rtype = type(result)
     if rtype is Ok:
         assert isinstance(result, Ok)
+        proc.current = server.behaviour_class()  # a Supervisor, not its private server
         init_ack(starter, proc.pid)
         ctx = _Context(proc, server, starter.parent, hibernate_after, debug)
         return _loop(ctx, result.state, result)

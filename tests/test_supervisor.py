@@ -1300,6 +1300,22 @@ class TestBadStartFunction:
         gs.Supervisor.stop(sup)
 
 
+class TestInfo:
+    def test_info_shows_the_supervisor_class(self) -> None:
+        class Sup(gs.Supervisor):
+            def init(self, arg: Any) -> Any:
+                return gs.Supervisor.spec([])
+
+        listed = gs.Supervisor.start_link([])
+        module = Sup.start_link(None)
+        assert module is not None
+
+        assert gs.info(listed)["current"] is gs.Supervisor  # type: ignore[index]
+        assert gs.info(module)["current"] is Sup  # type: ignore[index]
+        gs.Supervisor.stop(module)
+        gs.Supervisor.stop(listed)
+
+
 class TestTerminateChild:
     def test_stops_the_child_and_keeps_its_spec(self) -> None:
         sup = gs.Supervisor.start_link([worker("a"), worker("b")])
