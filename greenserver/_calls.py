@@ -16,6 +16,8 @@ from __future__ import annotations
 from functools import partial
 from typing import final
 
+from greenlet import getcurrent
+
 from . import _instrument, _reports, _scheduler
 from ._errors import CallError, CallTimeoutError, NoProcessError, ServerExitError
 from ._mailbox import Match
@@ -126,12 +128,15 @@ def call_process(
     server: object, request: object, timeout: float | None, envelope: type[Call] | type[System]
 ) -> object:
     """Make a synchronous request and return the reply (see ``GenServer.call``)."""
-    try:
-        me = current_process()
-    except ForeignThreadError:
-        return run_from_foreign_thread(
-            partial(call_process, server, request, timeout, envelope), timeout, "a call"
-        )
+    # current_process(), inlined: this is the hottest path of the library.
+    me: Process | None = getattr(getcurrent(), "gs_process", None)
+    if me is None or (me.adopted and not me.alive):
+        try:
+            me = current_process()
+        except ForeignThreadError:
+            return run_from_foreign_thread(
+                partial(call_process, server, request, timeout, envelope), timeout, "a call"
+            )
     if type(server) is Pid and server._proc.alive:
         target = server._proc
     else:
