@@ -44,11 +44,6 @@ def warning(event: str, **fields: Any) -> None:
     _logger().warning(event, **fields)
 
 
-def info(event: str, **fields: Any) -> None:
-    """Emit an info-level report."""
-    _logger().info(event, **fields)
-
-
 def debug(event: str, **fields: Any) -> None:
     """Emit a debug-level report."""
     _logger().debug(event, **fields)
