@@ -138,6 +138,7 @@ class Process:
         "adopted",
         "alive",
         "calling",
+        "context",
         "current",
         "engine",
         "exit_raised",
@@ -170,6 +171,8 @@ class Process:
         # The server this process is blocked calling, if any: lets a call
         # detect a cycle (A calls B while B calls A) instead of deadlocking.
         self.calling: Process | None = None
+        # A dormant process's contextvars, kept while it has no engine.
+        self.context: Any = None
 
     def __repr__(self) -> str:
         return f"<Process {self.pid!r}{'' if self.alive else ' dead'}>"
@@ -299,13 +302,10 @@ def spawn_process(
             _add_link(me, proc)
         if monitor:
             ref = _add_monitor(me, proc)
-    engine = Engine(_run, hub())
-    engine.gs_process = proc
-    proc.engine = engine
     _table[proc.pid] = proc
     if _instrument.enabled:
         _instrument.emit("spawn", proc.pid, fn=fn, link=link, monitor=monitor)
-    make_ready(engine, None, 0, (proc, fn, args, kwargs))
+    _borrow_engine(proc, fn, args, kwargs)
     return proc, ref
 
 
@@ -331,17 +331,70 @@ def spawn_monitor(fn: Callable[..., object], *args: object, **kwargs: Any) -> tu
     return proc.pid, ref
 
 
-def _run(start: tuple[Process, Callable[..., object], tuple[object, ...], dict[str, Any]]) -> None:
-    proc, fn, args, kwargs = start
-    del start
-    _run_body(proc, fn, args, kwargs)
+# --- engines: borrowed to run, given back when done or dormant ---------------
+
+_Job = tuple["Process", Callable[..., object], tuple[object, ...], dict[str, Any]]
+
+# Started engines parked in ``_scheduler.idle()``, waiting for a job. A job
+# is handed over by a direct switch (no hub trip, no new greenlet), and an
+# engine that is started already carries no recursion depth along.
+_pool: list[Engine] = []
+POOL_MAX: Final = 256
+_NO_ARGS: Final[tuple[object, ...]] = ()
+_NO_KWARGS: Final[dict[str, Any]] = {}
+
+
+def _borrow_engine(
+    proc: Process, fn: Callable[..., object], args: tuple[object, ...], kwargs: dict[str, Any]
+) -> None:
+    """Schedule ``fn(*args, **kwargs)`` as *proc*'s code on a pooled or new engine."""
+    engine = _pool.pop() if _pool else Engine(_engine_main, hub())
+    engine.gs_process = proc
+    make_ready(engine, None, 0, (proc, fn, args, kwargs))
+
+
+def idle_engines() -> list[RawGreenlet]:
+    """Return the engines parked in the pool (live greenlets, accounted for)."""
+    return list(_pool)
+
+
+def _engine_main(job: _Job) -> None:
+    """Run jobs, one process at a time; back to the pool after each clean end."""
+    engine = getcurrent()
+    assert isinstance(engine, Engine)
+    while True:
+        proc, fn, args, kwargs = job
+        del job
+        engine.gs_process = proc
+        # Each process has its own contextvars: a dormant one gets its own
+        # back (hibernate kept them), a new one starts empty.
+        if proc.context is not None:
+            engine.gr_context = proc.context
+            proc.context = None
+        proc.engine = engine
+        _run_body(proc, fn, args, kwargs)
+        del proc, fn, args, kwargs
+        if engine.gr_context is not None:
+            engine.gr_context = None  # never the last borrower's
+        if len(_pool) >= POOL_MAX:
+            return
+        _pool.append(engine)
+        job = _scheduler.idle()  # type: ignore[assignment]
 
 
 def _run_body(
     proc: Process, fn: Callable[..., object], args: tuple[object, ...], kwargs: dict[str, Any]
 ) -> None:
-    """Run a process's code on the current engine; turn its ending into an exit."""
+    """Run a process's code on the current engine; turn its ending into an exit.
+
+    Returns when the process is dead or dormant: either way the engine's
+    stack is unwound and it can serve another process. A KeyboardInterrupt
+    or SystemExit goes on out of the engine (gevent hands it to the main
+    greenlet).
+    """
     if not proc.alive:  # killed before it ever ran
+        if proc.engine is getcurrent():
+            proc.engine = None
         return
     reason: object = "normal"
     reraise: BaseException | None = None
@@ -376,27 +429,41 @@ class _Hibernated:
 HIBERNATED: Final = _Hibernated()
 
 
-def hibernate(proc: Process, resume: Callable[[], object]) -> object:
+def resumer(proc: Process, resume: Callable[[], object]) -> Callable[[], None]:
+    """Return what ``hibernate`` needs to run ``resume()`` on a borrowed engine.
+
+    Make it once per process and reuse it: it is called at each wake-up.
+    """
+    return partial(_borrow_engine, proc, resume, _NO_ARGS, _NO_KWARGS)
+
+
+def hibernate(proc: Process, wake: Callable[[], None]) -> object:
     """Let *proc* (the current process) give up its engine until a message comes.
 
     Returns ``HIBERNATED``, which the process's function must return at once:
-    its greenlet (and its stack) then ends. The next message starts a fresh
-    engine that runs ``resume()`` as the rest of the process.
+    its stack unwinds and its engine goes back to the pool. The next message
+    calls *wake* (from ``resumer(proc, resume)``), which borrows an engine
+    to run ``resume()`` as the rest of the process. A behaviour does this
+    whenever its mailbox is empty: an idle server holds no greenlet, only
+    its state.
+
+    Raises:
+        Exit: *proc* is dead.
     """
-    engine = Engine(partial(_wake_from_hibernation, proc, resume), hub())
-    engine.gs_process = proc
-    proc.engine = engine
+    if not proc.alive:
+        proc.exit_raised = True
+        raise Exit(proc.reason)
+    engine = getcurrent()
+    if engine is proc.engine:
+        proc.engine = None
+        # contextvars the process set live on in its next engine.
+        proc.context = engine.gr_context
     box = proc.mailbox
     if len(box):
-        make_ready(engine, None, 0, None)
+        wake()
     else:
-        box.wait_unstarted(engine)
+        box.sleep_until_message(wake)
     return HIBERNATED
-
-
-def _wake_from_hibernation(proc: Process, resume: Callable[[], object], _value: object) -> None:
-    proc.mailbox.wait_ended()  # the wait that hibernation stood for is over
-    _run_body(proc, resume, (), {})
 
 
 def report_crash(
@@ -498,12 +565,6 @@ def _unwind(proc: Process) -> None:
     """Arrange for a dead process's greenlet to stop running its code."""
     engine = proc.engine
     if engine is None or engine is getcurrent() or engine.dead:
-        return
-    if not engine:
-        # Spawned but never started (_run sees it dead and returns), or
-        # hibernating: the unstarted engine is simply dropped.
-        proc.mailbox.forget_waiter(engine)
-        proc.engine = None
         return
     if proc.mailbox.interrupt():  # blocked in receive: wake it to raise Exit
         return
