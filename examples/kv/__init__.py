@@ -29,12 +29,13 @@ Either way they go out in request order.
 
 Commands: PING, ECHO, GET, SET (EX/PX/NX/XX/KEEPTTL/GET), DEL, EXISTS, INCR,
 DECR, INCRBY, DECRBY, MGET, MSET, EXPIRE/PEXPIRE (NX/XX/GT/LT), TTL, PTTL,
-PERSIST, KEYS, DBSIZE, FLUSHDB, QUIT, plus the few that clients send on
+PERSIST, KEYS, DBSIZE, FLUSHDB, MULTI/EXEC/DISCARD (redis-py's pipelines
+send them by default; no WATCH), QUIT, plus the few that clients send on
 connecting (CONFIG GET, COMMAND, CLIENT, SELECT 0, HELLO 2). It speaks RESP2
 only: a client asking for RESP3 (``HELLO 3``, redis-py 8's default) gets
 Redis's ``NOPROTO`` error; pass ``protocol=2`` to such clients. Commands on
-keys of different shards are not atomic together (MSET, DEL of many keys):
-each shard applies its part.
+keys of different shards are not atomic together (MSET, DEL of many keys, a
+transaction): each shard applies its part in one go.
 
 Keys expire lazily (a read finds them dead) and in a periodic sweep, so
 memory is given back even for keys nobody reads again. A client that breaks

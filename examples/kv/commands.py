@@ -265,7 +265,8 @@ def _glob(pattern: bytes) -> Callable[[str], object]:
 
 LOCAL: Final = 0  # answered by the connection
 KEY: Final = 1  # one key: runs in its shard
-MULTI: Final = 2  # many keys or all shards: split, run, combine
+SPLIT: Final = 2  # many keys or all shards: split, run, combine
+TX: Final = 3  # MULTI, EXEC, DISCARD: the connection's Transaction
 
 Fn = Callable[[Store, list[bytes]], Any]
 Part = tuple[int, Fn, list[bytes]]  # (shard, fn, args)
@@ -372,6 +373,10 @@ def _combine_keys(args: list[bytes], parts: list[Part], results: list[Any]) -> b
 
 
 def local_ping(args: list[bytes]) -> bytes:
+    # Arity -1 in the table and checked here, as Redis does: inside MULTI,
+    # "PING a b" is queued and fails at EXEC.
+    if len(args) > 2:
+        return error("ERR wrong number of arguments for 'ping' command")
     return PONG if len(args) == 1 else bulk(args[1])
 
 
@@ -445,6 +450,9 @@ for _command in (
     Command("client", -2, LOCAL, local=local_ok),
     Command("select", 2, LOCAL, local=local_select),
     Command("hello", -1, LOCAL, local=local_hello),
+    Command("multi", 1, TX),
+    Command("exec", 1, TX),
+    Command("discard", 1, TX),
     Command("get", 2, KEY, fn=cmd_get),
     Command("set", -3, KEY, fn=cmd_set),
     Command("incr", 2, KEY, fn=cmd_incr),
@@ -456,13 +464,13 @@ for _command in (
     Command("ttl", 2, KEY, fn=cmd_ttl),
     Command("pttl", 2, KEY, fn=cmd_pttl),
     Command("persist", 2, KEY, fn=cmd_persist),
-    Command("del", -2, MULTI, split=_split_keys(part_delete), combine=_combine_sum),
-    Command("exists", -2, MULTI, split=_split_keys(part_exists), combine=_combine_sum),
-    Command("mget", -2, MULTI, split=_split_mget, combine=_combine_mget),
-    Command("mset", -3, MULTI, split=_split_mset, combine=_combine_ok),
-    Command("keys", 2, MULTI, split=_to_all(part_keys), combine=_combine_keys),
-    Command("dbsize", 1, MULTI, split=_to_all(part_dbsize), combine=_combine_sum),
-    Command("flushdb", -1, MULTI, split=_split_flush, combine=_combine_ok),
+    Command("del", -2, SPLIT, split=_split_keys(part_delete), combine=_combine_sum),
+    Command("exists", -2, SPLIT, split=_split_keys(part_exists), combine=_combine_sum),
+    Command("mget", -2, SPLIT, split=_split_mget, combine=_combine_mget),
+    Command("mset", -3, SPLIT, split=_split_mset, combine=_combine_ok),
+    Command("keys", 2, SPLIT, split=_to_all(part_keys), combine=_combine_keys),
+    Command("dbsize", 1, SPLIT, split=_to_all(part_dbsize), combine=_combine_sum),
+    Command("flushdb", -1, SPLIT, split=_split_flush, combine=_combine_ok),
 ):
     _add(_command)
 
@@ -498,14 +506,27 @@ class Plan:
     request order. ``close`` says a QUIT ended the batch.
     """
 
-    __slots__ = ("close", "jobs", "multi", "remaining", "replies", "session", "slots", "waiting")
+    __slots__ = (
+        "close",
+        "jobs",
+        "multi",
+        "remaining",
+        "replies",
+        "session",
+        "slots",
+        "transaction",
+        "waiting",
+    )
 
-    def __init__(self, commands: list[list[bytes]], nshards: int) -> None:
+    def __init__(
+        self, commands: list[list[bytes]], nshards: int, *, transaction: bool = False
+    ) -> None:
         replies: list[bytes] = [b""] * len(commands)
         jobs: dict[int, list[Job]] = {}
         slots: dict[int, list[Any]] = {}  # per shard: reply index, or (multi entry, part)
         multi: list[list[Any]] = []  # [reply index, command, args, parts, results, failed]
         self.close = False
+        self.transaction = transaction  # EXEC: the replies go out as one array
         for i, args in enumerate(commands):
             command = lookup(args[0])
             if command is None:
@@ -520,6 +541,8 @@ class Plan:
                 shard = hash(args[1]) % nshards if nshards > 1 else 0
                 jobs.setdefault(shard, []).append((command.fn, args))  # type: ignore[arg-type]
                 slots.setdefault(shard, []).append(i)
+            elif route == TX:  # only a connection's Transaction knows what to do
+                replies[i] = error(f"ERR {command.name.upper()} is not supported here")
             elif route == LOCAL:
                 assert command.local is not None
                 replies[i] = command.local(args)
@@ -574,6 +597,8 @@ class Plan:
         for i, command, args, parts, results, failed in self.multi:
             if not failed:
                 replies[i] = command.combine(args, parts, results)
+        if self.transaction:
+            return b"*%d\r\n%b" % (len(replies), b"".join(replies))
         return b"".join(replies)
 
 
@@ -605,3 +630,98 @@ def execute(commands: list[list[bytes]], nshards: int, run: Runner) -> tuple[byt
             else:
                 plan.fail(shard, str(answer))
     return plan.finish(), plan.close
+
+
+# --- MULTI ... EXEC ----------------------------------------------------------------
+
+QUEUED: Final = b"+QUEUED\r\n"
+EXECABORT: Final = b"-EXECABORT Transaction discarded because of previous errors.\r\n"
+
+RUN: Final = 0  # a step: run these commands as a batch
+REPLY: Final = 1  # a step: write this reply, after everything before it
+EXEC: Final = 2  # a step: run these commands as a transaction, replies in one array
+
+Step = tuple[int, Any]
+
+
+@final
+class Transaction:
+    """One connection's MULTI: the commands queued until EXEC, as Redis does it.
+
+    After MULTI each command is checked (known, right number of arguments)
+    and queued, and answered ``+QUEUED``; one that fails the check is
+    answered with its error and makes EXEC abort. EXEC runs the queue as one
+    batch and answers with an array of its replies; DISCARD drops it.
+
+    Each shard runs its part of a transaction in one go, so a transaction
+    whose keys live in one shard sees no other client's commands in between,
+    as in Redis; one that spans shards is not isolated from commands that
+    other clients send to those shards meanwhile. WATCH is not supported.
+    """
+
+    __slots__ = ("failed", "queued")
+
+    def __init__(self) -> None:
+        self.queued: list[list[bytes]] | None = None  # None: not inside MULTI
+        self.failed = False
+
+    def steps(self, commands: list[list[bytes]]) -> list[Step]:
+        """Turn a batch into steps to take in order: (RUN, batch), (REPLY, bytes), (EXEC, batch)."""
+        steps: list[Step] = []
+        batch: list[list[bytes]] = []
+
+        def reply(data: bytes) -> None:
+            nonlocal batch
+            if batch:
+                steps.append((RUN, batch))
+                batch = []
+            if steps and steps[-1][0] == REPLY:  # write consecutive replies at once
+                steps[-1] = (REPLY, steps[-1][1] + data)
+            else:
+                steps.append((REPLY, data))
+
+        for args in commands:
+            command = lookup(args[0])
+            arity = command.arity if command is not None else 0
+            arity_ok = len(args) == arity or (arity < 0 and len(args) >= -arity)
+            if command is not None and command.route == TX:
+                if command.name == "exec" and not arity_ok:  # as Redis: EXEC's own error aborts
+                    self.queued = None
+                    message = command.arity_error()[5:]  # without "-ERR "
+                    reply(b"-EXECABORT Transaction discarded because of: %b" % message)
+                elif not arity_ok:
+                    reply(command.arity_error())
+                elif command.name == "multi":
+                    if self.queued is not None:
+                        reply(b"-ERR MULTI calls can not be nested\r\n")
+                    else:
+                        self.queued, self.failed = [], False
+                        reply(OK)
+                elif self.queued is None:
+                    reply(error(f"ERR {command.name.upper()} without MULTI"))
+                elif command.name == "discard":
+                    self.queued = None
+                    reply(OK)
+                else:  # EXEC
+                    queued, self.queued = self.queued, None
+                    if self.failed:
+                        reply(EXECABORT)
+                    else:
+                        if batch:
+                            steps.append((RUN, batch))
+                            batch = []
+                        steps.append((EXEC, queued))
+            elif self.queued is None or (command is not None and command.name == "quit"):
+                batch.append(args)  # QUIT is never queued: it closes the connection
+            elif command is None:
+                self.failed = True
+                reply(unknown_command(args))
+            elif not arity_ok:
+                self.failed = True
+                reply(command.arity_error())
+            else:
+                self.queued.append(args)
+                reply(QUEUED)
+        if batch:
+            steps.append((RUN, batch))
+        return steps

@@ -8,7 +8,17 @@ from typing import Any, Final, final
 
 import greenserver as gs
 from greenserver import net
-from kv.commands import KEY, LOCAL, Fn, Plan, lookup, unknown_command
+from kv.commands import (
+    EXEC,
+    KEY,
+    LOCAL,
+    REPLY,
+    Fn,
+    Plan,
+    Transaction,
+    lookup,
+    unknown_command,
+)
 from kv.protocol import Parser, error
 from kv.store import SWEEP_BUDGET, Store
 
@@ -215,7 +225,7 @@ class Sweeper(gs.GenServer[tuple[ShardTable, float]]):
 class Client:
     """A connection's state: its socket, unparsed bytes, what the shards owe it."""
 
-    __slots__ = ("conn", "monitors", "nshards", "parser", "session", "table")
+    __slots__ = ("conn", "monitors", "nshards", "parser", "session", "table", "tx")
 
     def __init__(self, conn: net.Conn, table: ShardTable) -> None:
         self.conn = conn
@@ -224,6 +234,7 @@ class Client:
         self.session = Session(conn, gs.self())
         self.monitors: dict[gs.Pid, gs.Ref] = {}  # each shard used, monitored once
         self.parser = Parser()
+        self.tx = Transaction()
 
     def watch(self, pid: gs.Pid) -> None:
         """Monitor shard *pid* (once): if it dies owing replies, its Down tells."""
@@ -317,7 +328,7 @@ def drain(client: Client) -> None:
 
 def on_data(client: Client, data: bytes) -> None:
     commands, problem = client.parser.feed(data)
-    if commands and not cast_batch(client, commands) and send_plan(client, commands):
+    if commands and run_batch(client, commands):
         drain(client)  # QUIT: once the replies are out, close
         raise Closing
     if problem is not None:
@@ -326,10 +337,23 @@ def on_data(client: Client, data: bytes) -> None:
         raise Closing
 
 
-def send_plan(client: Client, commands: list[list[bytes]]) -> bool:
+def run_batch(client: Client, commands: list[list[bytes]]) -> bool:
+    """Run a batch of pipelined commands; True when a QUIT ends the connection."""
+    if client.tx.queued is None and cast_batch(client, commands):
+        return False  # the common case: one shard's keys, no MULTI
+    for kind, what in client.tx.steps(commands):
+        if kind == REPLY:  # MULTI's +OK, +QUEUED, errors: after what is owed
+            drain(client)
+            client.conn.send(what)
+        elif send_plan(client, what, transaction=kind == EXEC):
+            return True
+    return False
+
+
+def send_plan(client: Client, commands: list[list[bytes]], *, transaction: bool = False) -> bool:
     """Send each shard its part of *commands*; the last shard writes. True on QUIT."""
     drain(client)  # a Plan's writer is not known in advance: nothing may be owed
-    plan = Plan(commands, client.nshards)
+    plan = Plan(commands, client.nshards, transaction=transaction)
     if not plan.jobs:
         client.conn.send(plan.finish())
         return plan.close
