@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import signal
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import structlog
-from gevent import socket
+from gevent import socket, subprocess
 
 import greenserver as gs
 import kv_tutorial
@@ -93,3 +97,30 @@ class TestRegistry:
 
         assert down.reason == "shutdown"
         assert kv_tutorial.Registry.lookup(kv_tutorial.REGISTRY, "shopping") is None
+
+
+class TestScript:
+    def test_it_serves_until_ctrl_c(self) -> None:
+        script = Path(__file__).resolve().parent.parent / "examples" / "kv_tutorial.py"
+        proc = subprocess.Popen(
+            [sys.executable, str(script), "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline().decode()
+            while line.startswith("20"):  # a timestamped report (debug level, unconfigured)
+                line = proc.stdout.readline().decode()
+            found = re.match(r"^kv_tutorial: try `nc 127\.0\.0\.1 (\d+)`; Ctrl-C stops it$", line)
+            assert found, line
+            session = Session(int(found.group(1)))
+            assert session("CREATE shopping") == ["OK\r\n"]
+            session.close()
+
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=30)
+
+            assert proc.returncode == 0, err.decode()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
