@@ -6,9 +6,11 @@ README and ``API.md`` for the contract.
 
 from __future__ import annotations
 
-from . import sys, trace
+from . import node, sys, trace
 from ._agent import Agent
 from ._child_spec import ChildSpec
+from ._dist_node import NodeDown
+from ._dist_terms import Atom
 from ._dynamic_supervisor import DynamicSupervisor
 from ._errors import (
     AlreadyRegisteredError,
@@ -17,6 +19,7 @@ from ._errors import (
     CallError,
     CallTimeoutError,
     Exit,
+    NodeError,
     NoProcessError,
     ServerExitError,
     StartError,
@@ -57,6 +60,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Agent",
+    "Atom",
     "AlreadyRegisteredError",
     "AlreadyStartedError",
     "BadReturnError",
@@ -70,6 +74,8 @@ __all__ = [
     "GenServer",
     "Ignore",
     "NoProcessError",
+    "NodeDown",
+    "NodeError",
     "NoReply",
     "Ok",
     "Pid",
@@ -90,6 +96,7 @@ __all__ = [
     "info",
     "link",
     "monitor",
+    "node",
     "processes",
     "receive",
     "register",

@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from itertools import islice
 from time import monotonic
-from typing import Any, final
+from typing import Any
 
 from greenlet import getcurrent
 from greenlet import greenlet as RawGreenlet
@@ -27,7 +27,8 @@ class Interrupted(Exception):
     """A blocked ``get`` was ended by ``interrupt()`` (the owner was killed)."""
 
 
-@final
+# Not @final: the stand-in of another node's process has a Mailbox subclass
+# whose put() forwards to that node (greenserver._dist_conn).
 class Mailbox:
     """The message queue of one process, with at most one blocked reader."""
 
