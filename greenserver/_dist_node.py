@@ -321,7 +321,8 @@ class Connection:
         try:
             fn()
         except OSError as exc:
-            self.close(f"connection_closed ({exc})")
+            _reports.debug("node.connection_error", peer=self.peer, error=str(exc))
+            self.close("connection_closed")
 
     def close(self, reason: str) -> None:
         """Drop the connection: its stand-ins die with ``noconnection``."""
