@@ -261,7 +261,7 @@ def _start_peer(peer_name: str, cookie: str | None, timeout: float) -> Pid:
     local = _require()
     full = _full_name(peer_name)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    args = [sys.executable, "-m", "greenserver.node", full, local.name, cookie or local.cookie]
+    args = [sys.executable, "-m", "greenserver._dist_peer", full, local.name, cookie or local.cookie]
     proc = gevent.subprocess.Popen(args, stdin=gevent.subprocess.PIPE, env=env)
     deadline = gevent.Timeout(timeout)
     try:
@@ -309,6 +309,3 @@ def _exit_on_eof() -> None:
         pass
     os._exit(0)
 
-
-if __name__ == "__main__":
-    _peer_main(*sys.argv[1:4])

@@ -11,7 +11,7 @@ import pytest
 from _nodes import COOKIE, beam, expect, host
 
 import greenserver as gs
-from greenserver.testing import wait_down
+from greenserver.testing import ReportLog, wait_down
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -217,3 +217,64 @@ class TestLinksAndMonitors:
 
             assert not gs.node.connect(f"intruder@{host()}")
             assert f"intruder@{host()}" not in gs.node.list()
+
+
+class TestRemoteSpawn:
+    def test_elixir_node_spawn_runs_python_function(self, node: str, tester: gs.Pid) -> None:
+        code = f"""
+            pid = Node.spawn(:"{node}", :node_tasks, :report, [{{:tester, :"{node}"}}, "from elixir"])
+            send({{:tester, :"{node}"}}, {{:spawned, pid}})
+        """
+        with beam("elixir", "spawner", code):
+            _, pid = expect(lambda m: m[0] == "spawned", timeout=60)  # type: ignore[misc]
+            ran = expect(lambda m: m[0] == "ran")
+
+        assert isinstance(pid, gs.Pid)
+        assert pid.node == node
+        assert ran == ("ran", node, "from elixir")
+
+    def test_python_spawns_on_erlang(self, node: str, tester: gs.Pid) -> None:
+        code = _erl_report(node) + "Report({ready, node()}), receive stop -> ok end."
+        with beam("erl", "target", code):
+            _, peer = expect(lambda m: m[0] == "ready")  # type: ignore[misc]
+
+            pid = gs.node.spawn(peer, "erlang:send", (tester, (gs.Atom("hello"), b"\xff\x00", "text")))
+
+            assert pid.node == peer
+            assert expect(lambda m: m[0] == "hello") == ("hello", b"\xff\x00", "text")  # not UTF-8: bytes
+
+
+class TestPythonNodes:
+    def test_peer_call_spawn_and_death(
+        self, node: str, tester: gs.Pid, gs_reports: ReportLog
+    ) -> None:
+        gs.trap_exits(True)
+        sup = gs.Supervisor.start_link([gs.node.Peer("gspeer")], strategy="one_for_one")
+        peer = f"gspeer@{host()}"
+        try:
+            assert peer in gs.node.list()
+            echo = gs.node.spawn(peer, "node_tasks:echo_server", ("echo",))
+            values = (None, b"raw", "text", gs.Atom("atom"), 2**80, -5, 1.25, [1, (2,)], {"k": [None]})
+            gs.send(("echo", peer), (tester, values))
+            got = expect(lambda m: isinstance(m, tuple) and len(m) == len(values))
+            assert got == values
+            assert [type(v) for v in got] == [type(v) for v in values]  # type: ignore[attr-defined]
+            ref = gs.monitor(echo)
+            gs.node.monitor(peer)
+            keeper = gs.Supervisor.which_children(sup)[0][1]
+            assert isinstance(keeper, gs.Pid)
+            keeper_ref = gs.monitor(keeper)
+
+            # The peer's OS process ends at once (as with kill -9); the
+            # supervisor sees an exit signal and restarts it.
+            gs.send(("echo", peer), "halt")
+
+            assert wait_down(ref, timeout=30).reason == "noconnection"
+            assert expect(lambda m: isinstance(m, gs.NodeDown)).node == peer  # type: ignore[attr-defined]
+            assert wait_down(keeper_ref, timeout=30).reason == "noconnection"
+            new_keeper = gs.Supervisor.which_children(sup)[0][1]
+            assert isinstance(new_keeper, gs.Pid) and new_keeper != keeper
+            assert gs.node.ping(peer) == "pong"
+        finally:
+            gs.Supervisor.stop(sup)
+        gs_reports.expect("supervisor_report", context="child_terminated", reason="'noconnection'")
