@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
+
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from _nodes import COOKIE, beam, expect, host
+
+from gevent import socket
 
 import greenserver as gs
 from greenserver.testing import ReportLog, wait_down
@@ -278,3 +283,87 @@ class TestPythonNodes:
         finally:
             gs.Supervisor.stop(sup)
         gs_reports.expect("supervisor_report", context="child_terminated", reason="'noconnection'")
+
+
+def _dist_port() -> int:
+    from greenserver import node as node_module
+
+    local = node_module._node
+    assert local is not None
+    return local.port
+
+
+def _handshaken_socket(peer_name: str) -> socket.socket:
+    """A raw socket that completed the handshake as node *peer_name* (to send bad frames)."""
+    from greenserver._dist_handshake import connect as handshake
+
+    sock = socket.create_connection(("127.0.0.1", _dist_port()), timeout=10)
+    handshake(sock, peer_name, 1, COOKIE, gs.node.name() or "")
+    return sock
+
+
+def _read_to_close(sock: socket.socket) -> bytes:
+    """Read until the node closes *sock* (EOF or reset); return what came."""
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except ConnectionResetError:
+        pass
+    return data
+
+
+class TestSafety:
+    def test_listens_on_loopback_only(self) -> None:
+        from greenserver import node as node_module
+
+        assert node_module._node is not None
+        assert node_module._node.listener is not None
+        assert node_module._node.listener.getsockname()[0] == "127.0.0.1"
+
+    @pytest.mark.parametrize(
+        "garbage",
+        [
+            b"",
+            b"\xff\xff" + bytes(100),  # a handshake frame longer than allowed
+            b"\x00\x05Nabcd",  # a truncated send_name
+            bytes(random.Random(7).randrange(256) for _ in range(300)),
+            b"\x00\x0fN" + bytes(8) + bytes(4) + b"\x00\x02ab",  # no mandatory flags
+        ],
+    )
+    def test_malformed_handshake_closes_only_that_connection(
+        self, garbage: bytes, gs_reports: ReportLog
+    ) -> None:
+        gs_reports.expect("node.handshake_refused")
+        with socket.create_connection(("127.0.0.1", _dist_port()), timeout=10) as sock:
+            sock.sendall(garbage)
+            sock.shutdown(socket.SHUT_WR)
+
+            assert _read_to_close(sock) == b""  # closed by the node, nothing answered
+
+        assert gs.node.ping(gs.node.name() or "") == "pong"
+
+    @pytest.mark.parametrize(
+        "frame",
+        [
+            struct.pack(">I", 2**31) + b"p",  # a huge length prefix
+            struct.pack(">I", 3) + b"p\x83a",  # a control message that is not a tuple
+            struct.pack(">I", 4) + b"p\x83h\x09",  # a truncated tuple
+            struct.pack(">I", 8) + b"x" + bytes(7),  # not a pass-through frame
+            struct.pack(">I", 10) + b"p\x83l\xff\xff\xff\xff" + bytes(3),  # a list too long
+            struct.pack(">I", 200) + bytes(random.Random(3).randrange(256) for _ in range(200)),
+        ],
+    )
+    def test_malformed_frame_closes_only_that_connection(
+        self, frame: bytes, node: str, tester: gs.Pid, gs_reports: ReportLog, stack: gs.Pid
+    ) -> None:
+        gs_reports.expect("node.protocol_error")
+        fake = f"fuzzer@{host()}"
+        with _handshaken_socket(fake) as sock:
+            sock.sendall(frame)
+
+            assert _read_to_close(sock).strip(b"\0") == b""  # closed (ticks at most)
+
+        code = _erl_report(node) + f"Report({{ok, gen_server:call({{stack, '{node}'}}, pop)}})."
+        with beam("erl", "afterfuzz", code):
+            assert expect(lambda m: m[0] == "ok") == ("ok", "a")
