@@ -60,9 +60,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Agent",
-    "Atom",
     "AlreadyRegisteredError",
     "AlreadyStartedError",
+    "Atom",
     "BadReturnError",
     "CallError",
     "CallTimeoutError",
@@ -74,9 +74,9 @@ __all__ = [
     "GenServer",
     "Ignore",
     "NoProcessError",
+    "NoReply",
     "NodeDown",
     "NodeError",
-    "NoReply",
     "Ok",
     "Pid",
     "Ref",

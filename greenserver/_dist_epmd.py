@@ -101,7 +101,7 @@ def ensure_running(timeout: float = 5.0) -> str:
 
 
 def register(name: str, port: int, *, hidden: bool = False) -> tuple[socket.socket, int]:
-    """Register *name* (the part before ``@``) at *port*; return the socket to keep and the creation.
+    """Register *name* (before the ``@``) at *port*; return the socket to keep and the creation.
 
     Raises:
         EpmdError: The name is taken or epmd did not answer.

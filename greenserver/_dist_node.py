@@ -34,7 +34,7 @@ from gevent import socket
 from gevent.event import Event
 from gevent.pool import Group
 
-from . import _pid, _process, _reports
+from . import _process, _reports
 from ._calls import Answer, Call, Cast, System
 from ._dist_epmd import port_please
 from ._dist_handshake import UNLINK_ID, HandshakeError, Peer, accept, connect
@@ -218,7 +218,9 @@ class Connection:
         self._queued += len(data) + 4
         if self._queued > MAX_QUEUED:
             # Called from inside kernel operations: close from the hub, later.
-            gevent.get_hub().loop.run_callback(self.close, "send queue full: the peer does not read")
+            gevent.get_hub().loop.run_callback(
+                self.close, "send queue full: the peer does not read"
+            )
         self._wake.set()
 
     def _writer(self) -> None:
@@ -741,7 +743,9 @@ def _on_demonitor(local: LocalNode, conn: Connection, ctrl: tuple[Any, ...], msg
         demonitor_process(ctrl[1]._proc, ctrl[3])
 
 
-def _on_monitor_exit(local: LocalNode, conn: Connection, ctrl: tuple[Any, ...], msg: object) -> None:
+def _on_monitor_exit(
+    local: LocalNode, conn: Connection, ctrl: tuple[Any, ...], msg: object
+) -> None:
     reason = msg if ctrl[0] == PAYLOAD_MONITOR_P_EXIT else ctrl[4]
     watcher = local._local(ctrl[2])
     ref = ctrl[3]

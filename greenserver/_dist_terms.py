@@ -51,12 +51,10 @@ class ImproperList:
         self.tail = tail
 
     def __eq__(self, other: object) -> bool:
-        return (
-            type(other) is ImproperList and self.items == other.items and self.tail == other.tail
-        )
+        return type(other) is ImproperList and self.items == other.items and self.tail == other.tail
 
     def __hash__(self) -> int:
-        return hash((tuple(self.items), self.tail))  # type: ignore[arg-type]
+        return hash((tuple(self.items), self.tail))
 
     def __repr__(self) -> str:
         return f"ImproperList({self.items!r}, {self.tail!r})"
@@ -213,7 +211,7 @@ def _encode(term: object, out: bytearray, nodes: Nodes) -> None:
         out += b"M"
         out += _s_I.pack(len(term))  # type: ignore[arg-type]
         out.append(8)
-        out += term  # type: ignore[operator]
+        out += term  # type: ignore[arg-type]
     elif kind is ImproperList:
         assert isinstance(term, ImproperList)
         out += b"l"

@@ -44,7 +44,7 @@ class Pid:
         """The name of the node this process runs on (``"nonode@nohost"`` before
         ``gs.node.start``, as in Erlang)."""
         remote = self._proc.remote
-        return this_node if remote is None else remote.node  # type: ignore[attr-defined, no-any-return]
+        return this_node if remote is None else remote.node  # type: ignore[attr-defined]
 
     def __reduce__(self) -> Any:
         raise TypeError("a Pid names a live process in this node and cannot be pickled")

@@ -142,7 +142,7 @@ def name() -> str | None:
     return None if _node is None else _node.name
 
 
-def list() -> list[str]:  # noqa: A001 - the API's name (Erlang's nodes())
+def list() -> _builtin_list[str]:  # Erlang's nodes()
     """Return the names of the connected (visible) nodes."""
     if _node is None:
         return []
@@ -234,7 +234,7 @@ def spawn(
 # --- peers -------------------------------------------------------------------
 
 
-def Peer(  # noqa: N802 - a child spec constructor, named like the class it stands for
+def Peer(
     name: str,
     *,
     cookie: str | None = None,
@@ -261,7 +261,14 @@ def _start_peer(peer_name: str, cookie: str | None, timeout: float) -> Pid:
     local = _require()
     full = _full_name(peer_name)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    args = [sys.executable, "-m", "greenserver._dist_peer", full, local.name, cookie or local.cookie]
+    args = [
+        sys.executable,
+        "-m",
+        "greenserver._dist_peer",
+        full,
+        local.name,
+        cookie or local.cookie,
+    ]
     proc = gevent.subprocess.Popen(args, stdin=gevent.subprocess.PIPE, env=env)
     deadline = gevent.Timeout(timeout)
     try:
@@ -308,4 +315,3 @@ def _exit_on_eof() -> None:
     while gevent.os.nb_read(0, 4096):
         pass
     os._exit(0)
-

@@ -28,7 +28,9 @@ def host() -> str:
 
 
 @contextmanager
-def beam(kind: str, name: str, code: str, *, cookie: str = COOKIE) -> Iterator[subprocess.Popen[bytes]]:
+def beam(
+    kind: str, name: str, code: str, *, cookie: str = COOKIE
+) -> Iterator[subprocess.Popen[bytes]]:
     """Run a BEAM node (*kind*: "erl", "erl28" or "elixir") evaluating *code*; kill it after."""
     if kind == "elixir":
         assert shutil.which("elixir"), "elixir is installed by make sysdeps"

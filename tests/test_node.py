@@ -5,14 +5,12 @@ from __future__ import annotations
 import os
 import random
 import signal
-
 import struct
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from _nodes import COOKIE, beam, expect, host
-
 from gevent import socket
 
 import greenserver as gs
@@ -25,7 +23,9 @@ class Stack(gs.GenServer[list[object]]):
     def init(self, items: list[object]) -> gs.Ok[list[object]]:
         return gs.Ok(items)
 
-    def handle_call(self, request: object, from_: gs.Ref, state: list[object]) -> gs.Reply[list[object]]:
+    def handle_call(
+        self, request: object, from_: gs.Ref, state: list[object]
+    ) -> gs.Reply[list[object]]:
         if request == "pop":
             return gs.Reply(state[0], state[1:])
         return gs.Reply(("echo", request), state)
@@ -98,16 +98,24 @@ class TestStart:
 
 @pytest.mark.parametrize("kind", ["erl", "erl28"])
 class TestErlangCallsPython:
-    def test_ping_and_calls_by_name_and_pid(self, kind: str, node: str, tester: gs.Pid, stack: gs.Pid) -> None:
-        code = _erl_report(node) + f"""
+    def test_ping_and_calls_by_name_and_pid(
+        self, kind: str, node: str, tester: gs.Pid, stack: gs.Pid
+    ) -> None:
+        code = (
+            _erl_report(node)
+            + f"""
             Report({{ping, net_adm:ping('{node}')}}),
             Report({{r1, gen_server:call({{stack, '{node}'}}, pop)}}),
             gen_server:cast({{stack, '{node}'}}, <<"z">>),
             Report({{r2, gen_server:call({{stack, '{node}'}}, pop)}}),
             Pid = rpc_free, _ = Pid,
             Report({{ready, self()}}),
-            receive {{pid, P}} -> Report({{r3, gen_server:call(P, {{hello, 1.5, [1], #{{a => <<"b">>}}, 1 bsl 70}})}}) end,
+            receive {{pid, P}} ->
+              Req = {{hello, 1.5, [1], #{{a => <<"b">>}}, 1 bsl 70}},
+              Report({{r3, gen_server:call(P, Req)}})
+            end,
             receive stop -> ok end."""
+        )
         with beam(kind, f"{kind}a", code):
             assert expect(lambda m: m[0] == "ping") == ("ping", "pong")
             assert expect(lambda m: m[0] == "r1") == ("r1", "a")
@@ -163,7 +171,9 @@ class TestPythonCallsBeam:
 
 class TestLinksAndMonitors:
     def test_beam_links_and_monitors_python(self, node: str, tester: gs.Pid) -> None:
-        code = _erl_report(node) + """
+        code = (
+            _erl_report(node)
+            + """
             process_flag(trap_exit, true),
             Report({ready, self()}),
             receive {watch, P} -> link(P), M = monitor(process, P), Report({watching, M}),
@@ -171,6 +181,7 @@ class TestLinksAndMonitors:
               receive {'EXIT', P, R2} -> Report({exit, R2}) end
             end,
             receive stop -> ok end."""
+        )
         with beam("erl", "links1", code):
             _, erl_pid = expect(lambda m: m[0] == "ready")  # type: ignore[misc]
             victim = gs.spawn(gs.receive)
@@ -183,9 +194,12 @@ class TestLinksAndMonitors:
             assert expect(lambda m: m[0] == "exit") == ("exit", "boom")
 
     def test_python_links_and_monitors_beam(self, node: str, tester: gs.Pid) -> None:
-        code = _erl_report(node) + """
+        code = (
+            _erl_report(node)
+            + """
             Report({ready, self()}),
             receive die -> exit(oops) end."""
+        )
         with beam("erl28", "links2", code):
             _, erl_pid = expect(lambda m: m[0] == "ready")  # type: ignore[misc]
             assert isinstance(erl_pid, gs.Pid)
@@ -211,7 +225,9 @@ class TestLinksAndMonitors:
             os.kill(proc.pid, signal.SIGKILL)
 
             assert wait_down(ref, timeout=30).reason == "noconnection"
-            assert expect(lambda m: isinstance(m, gs.NodeDown)) == gs.NodeDown(peer, "connection_closed")
+            assert expect(lambda m: isinstance(m, gs.NodeDown)) == gs.NodeDown(
+                peer, "connection_closed"
+            )
             assert wait_down(watcher_ref, timeout=5).reason == "noconnection"
             assert peer not in gs.node.list()
 
@@ -227,7 +243,8 @@ class TestLinksAndMonitors:
 class TestRemoteSpawn:
     def test_elixir_node_spawn_runs_python_function(self, node: str, tester: gs.Pid) -> None:
         code = f"""
-            pid = Node.spawn(:"{node}", :node_tasks, :report, [{{:tester, :"{node}"}}, "from elixir"])
+            to = {{:tester, :"{node}"}}
+            pid = Node.spawn(:"{node}", :node_tasks, :report, [to, "from elixir"])
             send({{:tester, :"{node}"}}, {{:spawned, pid}})
         """
         with beam("elixir", "spawner", code):
@@ -243,10 +260,16 @@ class TestRemoteSpawn:
         with beam("erl", "target", code):
             _, peer = expect(lambda m: m[0] == "ready")  # type: ignore[misc]
 
-            pid = gs.node.spawn(peer, "erlang:send", (tester, (gs.Atom("hello"), b"\xff\x00", "text")))
+            pid = gs.node.spawn(
+                peer, "erlang:send", (tester, (gs.Atom("hello"), b"\xff\x00", "text"))
+            )
 
             assert pid.node == peer
-            assert expect(lambda m: m[0] == "hello") == ("hello", b"\xff\x00", "text")  # not UTF-8: bytes
+            assert expect(lambda m: m[0] == "hello") == (
+                "hello",
+                b"\xff\x00",
+                "text",
+            )  # not UTF-8: bytes
 
 
 class TestPythonNodes:
@@ -259,7 +282,17 @@ class TestPythonNodes:
         try:
             assert peer in gs.node.list()
             echo = gs.node.spawn(peer, "node_tasks:echo_server", ("echo",))
-            values = (None, b"raw", "text", gs.Atom("atom"), 2**80, -5, 1.25, [1, (2,)], {"k": [None]})
+            values = (
+                None,
+                b"raw",
+                "text",
+                gs.Atom("atom"),
+                2**80,
+                -5,
+                1.25,
+                [1, (2,)],
+                {"k": [None]},
+            )
             gs.send(("echo", peer), (tester, values))
             got = expect(lambda m: isinstance(m, tuple) and len(m) == len(values))
             assert got == values
@@ -278,7 +311,8 @@ class TestPythonNodes:
             assert expect(lambda m: isinstance(m, gs.NodeDown)).node == peer  # type: ignore[attr-defined]
             assert wait_down(keeper_ref, timeout=30).reason == "noconnection"
             new_keeper = gs.Supervisor.which_children(sup)[0][1]
-            assert isinstance(new_keeper, gs.Pid) and new_keeper != keeper
+            assert isinstance(new_keeper, gs.Pid)
+            assert new_keeper != keeper
             assert gs.node.ping(peer) == "pong"
         finally:
             gs.Supervisor.stop(sup)
