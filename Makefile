@@ -76,6 +76,7 @@ stress: $(INSTALLED_TEST)
 bench: $(INSTALLED_BENCH) $(INSTALLED_TEST)
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.kv_bench
+	$(BIN)/python -m bench.nodes_bench
 	$(BIN)/python -m pytest -q -m stress tests
 
 format: $(INSTALLED_TEST)
