@@ -96,7 +96,8 @@ def elixir_calls(target: str | None) -> float:
     true = Node.connect(elem(dest, 1))
     for _ <- 1..200, do: GenServer.call(dest, :warm)
     times = for _ <- 1..{RUNS} do
-      {{us, _}} = :timer.tc(fn -> for _ <- 1..{N}, do: GenServer.call(dest, {{:get, "key", 42}}) end)
+      req = {{:get, "key", 42}}
+      {{us, _}} = :timer.tc(fn -> for _ <- 1..{N}, do: GenServer.call(dest, req) end)
       us / {N}
     end
     IO.puts("RESULT #{{Enum.at(Enum.sort(times), div({RUNS}, 2))}}")
