@@ -22,16 +22,18 @@ MKDOCS = NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs
 .PHONY: demo test lint typecheck lint-imports docs docs-strict stress bench format clean sysdeps
 
 # System packages the tests and the KV benchmark need: Debian's redis-tools
-# (redis-cli, redis-benchmark) and redis-server.  Does nothing when present;
+# (redis-cli, redis-benchmark) and redis-server; erlang-nox and elixir (OTP 25
+# nodes for the distribution tests).  Does nothing when present;
 # works unattended (CI runs it as root, CI=true, no terminal).
 SUDO = $(if $(filter 0,$(shell id -u)),,sudo)
 sysdeps:
 	@if ! command -v redis-cli >/dev/null || ! command -v redis-benchmark >/dev/null \
-	   || ! command -v redis-server >/dev/null; then \
-	  echo "sysdeps: installing redis-tools and redis-server"; \
+	   || ! command -v redis-server >/dev/null || ! command -v erl >/dev/null \
+	   || ! command -v epmd >/dev/null || ! command -v elixir >/dev/null; then \
+	  echo "sysdeps: installing redis-tools, redis-server, erlang-nox and elixir"; \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-	    redis-tools redis-server; \
+	    redis-tools redis-server erlang-nox elixir; \
 	fi
 
 $(BIN)/python:
@@ -91,6 +93,7 @@ stress: $(INSTALLED_TEST)
 bench: $(INSTALLED_BENCH) $(INSTALLED_TEST)
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.kv_bench
+	$(BIN)/python -m bench.nodes_bench
 	$(BIN)/python -m pytest -q -m stress tests
 
 format: $(INSTALLED_TEST)
