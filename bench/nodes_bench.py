@@ -15,6 +15,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 
 import gevent
 import gevent.subprocess as subprocess
@@ -85,22 +86,30 @@ def codec() -> None:
     )
 
 
-def elixir_calls(target: str | None) -> float:
-    """Median us per call measured by an Elixir node (to its twin, or to *target*)."""
-    dest = f'{{:echo, :"{target}"}}' if target else '{:echo, :"exb@#{host}"}'
+def elixir_calls(gs_node: str) -> tuple[float, float]:
+    """Median us per call measured by an Elixir node: to its twin, and to *gs_node*.
+
+    The two targets alternate run by run, so a change in the machine's load
+    hits both alike.
+    """
     code = (
         SERVER_EX
         + f"""
     [_, host] = String.split(Atom.to_string(node()), "@")
-    dest = {dest}
-    true = Node.connect(elem(dest, 1))
-    for _ <- 1..200, do: GenServer.call(dest, :warm)
-    times = for _ <- 1..{RUNS} do
-      req = {{:get, "key", 42}}
-      {{us, _}} = :timer.tc(fn -> for _ <- 1..{N}, do: GenServer.call(dest, req) end)
-      us / {N}
+    dests = [{{:echo, :"exb@#{{host}}"}}, {{:echo, :"{gs_node}"}}]
+    for dest <- dests do
+      true = Node.connect(elem(dest, 1))
+      for _ <- 1..200, do: GenServer.call(dest, :warm)
     end
-    IO.puts("RESULT #{{Enum.at(Enum.sort(times), div({RUNS}, 2))}}")
+    req = {{:get, "key", 42}}
+    times = for _ <- 1..{RUNS}, dest <- dests do
+      {{us, _}} = :timer.tc(fn -> for _ <- 1..{N}, do: GenServer.call(dest, req) end)
+      {{dest, us / {N}}}
+    end
+    for dest <- dests do
+      ts = for {{^dest, t}} <- times, do: t
+      IO.puts("RESULT #{{Enum.at(Enum.sort(ts), div({RUNS}, 2))}}")
+    end
     """
     )
     out = subprocess.run(
@@ -110,9 +119,20 @@ def elixir_calls(target: str | None) -> float:
         timeout=300,
         check=True,
     ).stdout
-    found = re.search(r"RESULT ([\d.]+)", out)
-    assert found, out
-    return float(found.group(1))
+    found = re.findall(r"RESULT ([\d.]+)", out)
+    assert len(found) == 2, out
+    return float(found[0]), float(found[1])
+
+
+def _interleaved_medians_us(fns: dict[str, Callable[[], None]]) -> dict[str, float]:
+    """Median us per call of each function, the functions taking turns run by run."""
+    samples: dict[str, list[float]] = {label: [] for label in fns}
+    for _ in range(RUNS):
+        for label, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            samples[label].append((time.perf_counter() - t0) / N * 1e6)
+    return {label: statistics.median(values) for label, values in samples.items()}
 
 
 def main() -> None:
@@ -139,9 +159,10 @@ def main() -> None:
             gs.GenServer.cast(server, ("get", "key", 42))
         gs.GenServer.call(server, "sync")
 
-    rows = {"greenserver -> greenserver": _median_us(gs_calls)}
+    rows: dict[str, float] = {}
+    fns: dict[str, Callable[[], None]] = {"greenserver -> greenserver": gs_calls}
     cast_us = _median_us(gs_casts)
-    ex = None
+    twin = None
     if shutil.which("elixir"):
         twin = subprocess.Popen(
             [
@@ -154,22 +175,23 @@ def main() -> None:
                 SERVER_EX + "GenServer.start(Echo, nil, name: :echo); Process.sleep(:infinity)",
             ],
         )
-        try:
-            ex = f"exb@{host}"
-            deadline = time.monotonic() + 60
-            while not gs.node.connect(ex) and time.monotonic() < deadline:
-                gevent.sleep(0.2)
-            while gs.GenServer.whereis(("echo", ex)) is None or not _alive(ex):
-                gevent.sleep(0.1)
-            rows["Elixir -> Elixir"] = elixir_calls(None)
-            rows["Elixir -> greenserver"] = elixir_calls(me)
+        ex = f"exb@{host}"
+        deadline = time.monotonic() + 60
+        while not gs.node.connect(ex) and time.monotonic() < deadline:
+            gevent.sleep(0.2)
+        while gs.GenServer.whereis(("echo", ex)) is None or not _alive(ex):
+            gevent.sleep(0.1)
+        rows["Elixir -> Elixir"], rows["Elixir -> greenserver"] = elixir_calls(me)
 
-            def to_elixir() -> None:
-                for _ in range(N):
-                    gs.GenServer.call(("echo", ex), ("get", "key", 42))
+        def to_elixir() -> None:
+            for _ in range(N):
+                gs.GenServer.call(("echo", ex), ("get", "key", 42))
 
-            rows["greenserver -> Elixir"] = _median_us(to_elixir)
-        finally:
+        fns["greenserver -> Elixir"] = to_elixir
+    try:
+        rows.update(_interleaved_medians_us(fns))
+    finally:
+        if twin is not None:
             twin.kill()
             twin.wait()
     base = rows.get("Elixir -> Elixir")

@@ -190,6 +190,8 @@ def serve(port: int | None = None, host: str = EPMD_HOST) -> None:
             sock.sendall(struct.pack(">I", port or epmd_port()) + lines.encode())
 
     server = StreamServer((host, port or epmd_port()), handle)
+    server.start()
+    print(f"epmd listening on {host}:{server.server_port}", flush=True)  # for whoever waits
     server.serve_forever()
 
 

@@ -11,34 +11,30 @@ kernel's ``remote_*`` functions. When a connection is lost every stand-in of
 that node dies with ``"noconnection"``, which gives exactly Erlang's
 effects: linked processes get the signal, monitors fire.
 
-A connection has a reader greenlet (frames in, dispatched at once: no
-dispatch step blocks), a writer greenlet (what ``put`` queued, written in
-batches) and a ticker. Writes never block a sender: the queue is bounded,
-and a peer that stops reading loses its connection instead of filling our
-memory.
+Frames in and out, ticks and back pressure are ``_dist_conn.Connection``'s:
+dispatch never blocks and ``put`` only encodes and queues, so kernel code
+that calls either never switches greenlets.
 """
 
 from __future__ import annotations
 
 import importlib
-import itertools
 import socket as _stdsocket
 import struct
 import weakref
 from collections.abc import Callable
-from time import monotonic
-from typing import Any, Final, NamedTuple, final
+from typing import Any, Final, Generic, NamedTuple, TypeVar, final
 
 import gevent
 from gevent import socket
-from gevent.event import Event
 from gevent.pool import Group
 
 from . import _process, _reports
 from ._calls import Answer, Call, Cast, System
+from ._dist_conn import Connection
 from ._dist_epmd import port_please
-from ._dist_handshake import UNLINK_ID, HandshakeError, Peer, accept, connect
-from ._dist_terms import Atom, ImproperList, TermError, decode, encode, reason_term
+from ._dist_handshake import UNLINK_ID, HandshakeError, accept, connect
+from ._dist_terms import Atom, ImproperList, atom_wire, reason_term
 from ._mailbox import Mailbox
 from ._pid import Pid, Ref
 from ._process import (
@@ -55,8 +51,6 @@ from ._process import (
     terminate,
 )
 
-MAX_FRAME: Final = 64 * 1024 * 1024
-MAX_QUEUED: Final = 64 * 1024 * 1024
 SETUP_TIME: Final = 7.0  # net_setuptime
 
 # Control message operations (OTP's dist.hrl).
@@ -66,6 +60,12 @@ MONITOR_P, DEMONITOR_P, MONITOR_P_EXIT, SEND_SENDER = 19, 20, 21, 22
 PAYLOAD_EXIT, PAYLOAD_EXIT2, PAYLOAD_MONITOR_P_EXIT = 24, 26, 28
 SPAWN_REQUEST, SPAWN_REPLY, ALIAS_SEND = 29, 31, 33
 UNLINK_ID_OP, UNLINK_ID_ACK = 35, 36
+
+K = TypeVar("K")
+V = TypeVar("V")
+_s_H = struct.Struct(">H")
+_s_I = struct.Struct(">I")
+_s_III = struct.Struct(">III")
 
 A_EMPTY = Atom("")
 A_GEN_CALL = Atom("$gen_call")
@@ -87,13 +87,14 @@ class NodeDown(NamedTuple):
 class RemotePid:
     """Who a stand-in stands for: a process of another node."""
 
-    __slots__ = ("creation", "ident", "node", "serial")
+    __slots__ = ("creation", "ident", "node", "serial", "wire")
 
     def __init__(self, node: str, ident: int, serial: int, creation: int) -> None:
         self.node = node
         self.ident = ident
         self.serial = serial
         self.creation = creation
+        self.wire = b"X" + atom_wire(node) + _s_III.pack(ident, serial, creation)
 
     def __repr__(self) -> str:
         return f"<{self.node}.{self.ident}.{self.serial}>"
@@ -115,15 +116,54 @@ class RemoteName:
 
 @final
 class RemoteRefId:
-    __slots__ = ("creation", "ids", "node")
+    __slots__ = ("creation", "ids", "node", "wire")
 
     def __init__(self, node: str, creation: int, ids: tuple[int, ...]) -> None:
         self.node = node
         self.creation = creation
         self.ids = ids
+        head = b"Z" + _s_H.pack(len(ids)) + atom_wire(node) + _s_I.pack(creation)
+        self.wire = head + struct.pack(f">{len(ids)}I", *ids)
 
     def __repr__(self) -> str:
         return f"{self.node}.{'.'.join(map(str, self.ids))}"
+
+
+class WeakTable(Generic[K, V]):
+    """A dict of weakly held values whose lookups run at C speed.
+
+    (``WeakValueDictionary`` does the same in Python, which costs a
+    microsecond per lookup on the path of every remote call.) *wires* keeps
+    a cached encoding per key, dropped with the value.
+    """
+
+    __slots__ = ("_gone", "data", "wires")
+
+    def __init__(self) -> None:
+        data: dict[K, weakref.KeyedRef[K, V]] = {}
+        wires: dict[K, bytes] = {}
+        self.data = data
+        self.wires = wires
+
+        def gone(wr: weakref.KeyedRef[K, V]) -> None:
+            key = wr.key
+            if data.get(key) is wr:  # not replaced since
+                del data[key]
+                wires.pop(key, None)
+
+        self._gone = gone
+
+    def get(self, key: K) -> V | None:
+        wr = self.data.get(key)
+        return None if wr is None else wr()
+
+    def put(self, key: K, value: V, wire: bytes | None = None) -> None:
+        self.data[key] = weakref.KeyedRef(value, self._gone, key)
+        if wire is not None:
+            self.wires[key] = wire
+
+    def values(self) -> list[V]:
+        return [value for wr in list(self.data.values()) if (value := wr()) is not None]
 
 
 @final
@@ -181,170 +221,6 @@ def _system_request(term: object) -> object:
     return term
 
 
-class Connection:
-    """One connection to another node, from the first attempt until it is lost."""
-
-    def __init__(self, local: LocalNode, peer: str) -> None:
-        self.local = local
-        self.peer = peer
-        self.sock: socket.socket | None = None
-        self.flags = 0
-        self.creation = 0
-        self.up = False
-        self.closed = False
-        self.ready = Event()
-        self.attempt: gevent.Greenlet[..., Any] | None = None
-        self._out: list[bytes] = []
-        self._queued = 0
-        self._wake = Event()
-        self._greenlets: list[gevent.Greenlet[..., Any]] = []
-        self._last_recv = monotonic()
-        self._sent = False
-        self._unlink_ids = itertools.count(1)
-
-    def __repr__(self) -> str:
-        return f"<Connection to {self.peer} {'up' if self.up else 'pending'}>"
-
-    # --- sending ---
-
-    def send(self, ctrl: tuple[object, ...], msg: object = None, *, with_msg: bool = False) -> None:
-        """Queue a control message (and a message); encoding errors raise here."""
-        local = self.local
-        data = b"p" + encode(ctrl, local) + (encode(msg, local) if with_msg else b"")
-        if self.closed:
-            return
-        self._out.append(struct.pack(">I", len(data)))
-        self._out.append(data)
-        self._queued += len(data) + 4
-        if self._queued > MAX_QUEUED:
-            # Called from inside kernel operations: close from the hub, later.
-            gevent.get_hub().loop.run_callback(
-                self.close, "send queue full: the peer does not read"
-            )
-        self._wake.set()
-
-    def _writer(self) -> None:
-        sock = self.sock
-        assert sock is not None
-        while True:
-            self._wake.wait()
-            self._wake.clear()
-            while self._out:
-                chunk = b"".join(self._out)
-                self._out.clear()
-                self._queued = 0
-                self._sent = True
-                sock.sendall(chunk)
-
-    def _ticker(self) -> None:
-        interval = self.local.ticktime / 4
-        while True:
-            gevent.sleep(interval)
-            if monotonic() - self._last_recv > self.local.ticktime:
-                self.close("net_tick_timeout")
-                return
-            if not self._sent:
-                self._out.append(b"\0\0\0\0")
-                self._wake.set()
-            self._sent = False
-
-    # --- receiving ---
-
-    def _reader(self) -> None:
-        sock = self.sock
-        assert sock is not None
-        buf = bytearray()
-        while True:
-            chunk = sock.recv(262144)
-            if not chunk:
-                self.close("connection_closed")
-                return
-            self._last_recv = monotonic()
-            buf += chunk
-            pos = 0
-            while len(buf) - pos >= 4:
-                size = struct.unpack_from(">I", buf, pos)[0]
-                if size > MAX_FRAME:
-                    self._protocol_error(f"frame of {size} bytes (limit {MAX_FRAME})")
-                    return
-                if len(buf) - pos - 4 < size:
-                    break
-                frame = bytes(buf[pos + 4 : pos + 4 + size])
-                pos += 4 + size
-                if size and not self._frame(frame):
-                    return
-            del buf[:pos]
-
-    def _frame(self, frame: bytes) -> bool:
-        try:
-            if frame[0] != 112:  # 'p': pass-through, no atom cache
-                raise TermError(f"frame starts with byte {frame[0]}, not 112 ('p')")
-            ctrl, pos = decode(frame, self.local, 1)
-            msg: object = None
-            has_msg = pos < len(frame)
-            if has_msg:
-                msg, pos = decode(frame, self.local, pos)
-            if pos != len(frame):
-                raise TermError(f"{len(frame) - pos} bytes after the message")
-            if type(ctrl) is not tuple or not ctrl or type(ctrl[0]) is not int:
-                raise TermError(f"control message {ctrl!r} is not a tuple tagged by an integer")
-            self.local.dispatch(self, ctrl, msg, has_msg)
-        except (TermError, ValueError, TypeError, IndexError, AttributeError) as exc:
-            self._protocol_error(str(exc))
-            return False
-        return True
-
-    def _protocol_error(self, what: str) -> None:
-        _reports.warning("node.protocol_error", peer=self.peer, error=_reports.short(what))
-        self.close("protocol_error")
-
-    # --- life ---
-
-    def attach(self, sock: socket.socket, peer: Peer) -> None:
-        """The handshake succeeded on *sock*: start serving the connection."""
-        sock.settimeout(None)
-        sock.setsockopt(_stdsocket.IPPROTO_TCP, _stdsocket.TCP_NODELAY, 1)
-        self.sock = sock
-        self.flags = peer.flags
-        self.creation = peer.creation
-        self.up = True
-        self._last_recv = monotonic()
-        group = self.local.group
-        self._greenlets = [
-            group.spawn(self._guard, self._reader),
-            group.spawn(self._guard, self._writer),
-            group.spawn(self._guard, self._ticker),
-        ]
-        self.ready.set()
-        if self._out:
-            self._wake.set()
-
-    def _guard(self, fn: Callable[[], None]) -> None:
-        try:
-            fn()
-        except OSError as exc:
-            _reports.debug("node.connection_error", peer=self.peer, error=str(exc))
-            self.close("connection_closed")
-
-    def close(self, reason: str) -> None:
-        """Drop the connection: its stand-ins die with ``noconnection``."""
-        if self.closed:
-            return
-        self.closed = True
-        self.up = False
-        self._out.clear()
-        self.ready.set()
-        me = gevent.getcurrent()
-        for glet in self._greenlets:
-            if glet is not me:
-                glet.kill(block=False)
-        if self.attempt is not None and self.attempt is not me:
-            self.attempt.kill(block=False)
-        if self.sock is not None:
-            self.sock.close()
-        self.local.connection_lost(self, reason)
-
-
 class LocalNode:
     """This node: its name, listener, epmd registration, connections and tables."""
 
@@ -359,27 +235,38 @@ class LocalNode:
         self.listener: socket.socket | None = None
         self.epmd_sock: socket.socket | None = None
         self.port = 0
-        # Pids and refs we sent out, found again when they come back.
-        self.exported_pids: weakref.WeakValueDictionary[int, Pid] = weakref.WeakValueDictionary()
-        self.exported_refs: weakref.WeakValueDictionary[int, Ref] = weakref.WeakValueDictionary()
+        # Pids we sent out, found again when they come back.
+        self.exported_pids: WeakTable[int, Pid] = WeakTable()
+        # Every pid and ref we encoded or decoded, by its encoding (tag excluded):
+        # the decoder finds them there without decoding them.
+        self.wire_pids: WeakTable[bytes, Pid] = WeakTable()
+        self.wire_refs: WeakTable[bytes, Ref] = WeakTable()
+        self._node_wire = atom_wire(name)
+        self._ref_head = b"Z\x00\x03" + self._node_wire + _s_I.pack(creation)
         # One stand-in per remote pid, name and ref, so equal ones are the same object.
-        self.standins: dict[str, weakref.WeakValueDictionary[tuple[int, int, int], Pid]] = {}
+        self.standins: dict[str, WeakTable[tuple[int, int, int], Pid]] = {}
         self.names: dict[tuple[str, str], Process] = {}
-        self.remote_refs: weakref.WeakValueDictionary[tuple[object, ...], Ref] = (
-            weakref.WeakValueDictionary()
-        )
         self.node_monitors: dict[str, list[Process]] = {}
+
+    def spawn(self, fn: Callable[[], None]) -> gevent.Greenlet[..., Any]:
+        """Start a greenlet of this node's (killed by ``close``)."""
+        return self.group.spawn(fn)
 
     # --- the codec's tables (the Nodes protocol of _dist_terms) ---
 
-    def pid_to_wire(self, pid: Pid) -> tuple[str, int, int, int]:
+    def pid_wire(self, pid: Pid) -> bytes:
         remote = pid._proc.remote
         if remote is None:
             number = pid._number
-            self.exported_pids[number] = pid
-            return self.name, number & 0x7FFF, number >> 15, self.creation
+            wire = self.exported_pids.wires.get(number)
+            if wire is None:
+                wire = b"X" + self._node_wire
+                wire += _s_III.pack(number & 0x7FFF, number >> 15, self.creation)
+                self.exported_pids.put(number, pid, wire)
+                self.wire_pids.put(wire[1:], pid)
+            return wire
         if type(remote) is RemotePid:
-            return remote.node, remote.ident, remote.serial, remote.creation
+            return remote.wire
         raise TypeError(f"{pid!r} stands for a registered name, not a pid: send its name instead")
 
     def pid_from_wire(self, node: str, ident: int, serial: int, creation: int) -> Pid:
@@ -390,33 +277,37 @@ class LocalNode:
             return _dead_pid()  # a process of ours that is gone, or of an older incarnation
         table = self.standins.get(node)
         if table is None:
-            table = self.standins[node] = weakref.WeakValueDictionary()
+            table = self.standins[node] = WeakTable()
         key = (ident, serial, creation)
         pid = table.get(key)
         if pid is None:
-            pid = self._standin(RemotePid(node, ident, serial, creation)).pid
-            table[key] = pid
+            remote = RemotePid(node, ident, serial, creation)
+            pid = self._standin(remote).pid
+            table.put(key, pid)
+            self.wire_pids.put(remote.wire[1:], pid)
         return pid
 
-    def ref_to_wire(self, ref: Ref) -> tuple[str, int, tuple[int, ...]]:
+    def ref_wire(self, ref: Ref) -> bytes:
         remote = ref._remote
         if type(remote) is RemoteRefId:
-            return remote.node, remote.creation, remote.ids
+            return remote.wire
         n = ref._number
-        self.exported_refs[n] = ref
-        return self.name, self.creation, (n & 0x3FFFF, (n >> 18) & 0xFFFFFFFF, n >> 50)
+        wire = self._ref_head + _s_III.pack(n & 0x3FFFF, (n >> 18) & 0xFFFFFFFF, n >> 50)
+        key = wire[1:]
+        if key not in self.wire_refs.data:  # found again by its bytes when it comes back
+            self.wire_refs.put(key, ref)
+        return wire
 
     def ref_from_wire(self, node: str, creation: int, ids: tuple[int, ...]) -> Ref:
-        if node == self.name and creation == self.creation and len(ids) == 3:
-            found = self.exported_refs.get(ids[0] | ids[1] << 18 | ids[2] << 50)
-            if found is not None:
-                return found
-        key = (node, creation, ids)
-        ref = self.remote_refs.get(key)
+        # Only reached when the decoder's lookup by bytes missed: a ref new to
+        # us, or one of ours that is gone (which no longer matches anything).
+        remote = RemoteRefId(node, creation, ids)
+        key = remote.wire[1:]
+        ref = self.wire_refs.get(key)
         if ref is None:
             ref = Ref()
-            ref._remote = RemoteRefId(node, creation, ids)
-            self.remote_refs[key] = ref
+            ref._remote = remote
+            self.wire_refs.put(key, ref)
         return ref
 
     def _standin(self, remote: RemotePid | RemoteName) -> Process:
@@ -437,7 +328,7 @@ class LocalNode:
         """Return the connection to *peer*, starting one if there is none."""
         conn = self.conns.get(peer)
         if conn is None:
-            conn = self.conns[peer] = Connection(self, peer)
+            conn = self.conns[peer] = Connection(self, self, peer)
             conn.attempt = self.group.spawn(self._connect_out, conn)
         return conn
 
@@ -503,7 +394,7 @@ class LocalNode:
             conn.close("noconnection")  # it restarted: the old connection is dead
             conn = None
         if conn is None or conn.closed:
-            conn = self.conns[peer.name] = Connection(self, peer.name)
+            conn = self.conns[peer.name] = Connection(self, self, peer.name)
         elif conn.attempt is not None:  # ok_simultaneous: give up our own attempt
             conn.attempt.kill(block=False)
             conn.attempt = None
@@ -861,7 +752,7 @@ class Backend(_process.RemoteBackend):
     def unlink(self, local: Process, remote: Process) -> None:
         conn = self._conn(remote)
         if conn.flags & UNLINK_ID:
-            conn.send((UNLINK_ID_OP, next(conn._unlink_ids), local.pid, remote.pid))
+            conn.send((UNLINK_ID_OP, next(conn.unlink_ids), local.pid, remote.pid))
         else:
             conn.send((UNLINK, local.pid, remote.pid))
 

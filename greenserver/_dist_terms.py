@@ -19,7 +19,7 @@ types at every level (atoms, pids, refs, bytes), and a direct codec is about
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING, Any, Final, Protocol, final
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar, cast, final
 
 from ._pid import Pid, Ref
 
@@ -83,14 +83,32 @@ class TermError(ValueError):
     """Bytes that are not a well-formed term (a peer's bug or an attack)."""
 
 
-class Nodes(Protocol):
-    """What the codec needs to turn pids and refs into bytes and back."""
+T_co = TypeVar("T_co", covariant=True)
 
-    def pid_to_wire(self, pid: Pid) -> tuple[str, int, int, int]: ...
+
+class _Lookup(Protocol[T_co]):
+    def get(self, key: bytes) -> T_co | None: ...
+
+
+class Nodes(Protocol):
+    """What the codec needs to turn pids and refs into bytes and back.
+
+    ``pid_wire`` and ``ref_wire`` return the whole encoding (tag included):
+    the table caches it, since the same pids and refs leave again and again.
+    """
+
+    # Pids and refs by their encoding (tag excluded): the decoder's fast path.
+    @property
+    def wire_pids(self) -> _Lookup[Pid]: ...
+
+    @property
+    def wire_refs(self) -> _Lookup[Ref]: ...
+
+    def pid_wire(self, pid: Pid) -> bytes: ...
 
     def pid_from_wire(self, node: str, ident: int, serial: int, creation: int) -> Pid: ...
 
-    def ref_to_wire(self, ref: Ref) -> tuple[str, int, tuple[int, ...]]: ...
+    def ref_wire(self, ref: Ref) -> bytes: ...
 
     def ref_from_wire(self, node: str, creation: int, ids: tuple[int, ...]) -> Ref: ...
 
@@ -103,12 +121,38 @@ _s_H = struct.Struct(">H")
 _s_d = struct.Struct(">d")
 _s_III = struct.Struct(">III")
 _atoms: dict[str, Atom] = {}  # interned: one Atom object per name
+# Caches of the hot path, bounded so that a peer sending ever new atoms
+# cannot grow them without end (the atoms themselves are interned, as the
+# BEAM does).
+CACHE_MAX: Final = 65536
+_atom_wire: dict[str, bytes] = {}  # name -> its encoding
+_atom_by_raw: dict[bytes, object] = {}  # UTF-8 name -> Atom, True, False or None
+_SMALL_INTS: Final = tuple(bytes((97, n)) for n in range(256))
+_TUPLE_HEADS: Final = tuple(bytes((104, n)) for n in range(256))
 
 
 def _atom(name: str) -> Atom:
     found = _atoms.get(name)
     if found is None:
         found = _atoms[name] = Atom(name)
+    return found
+
+
+def atom_wire(name: str) -> bytes:
+    """Return the encoding of the atom *name* (SMALL_ATOM_UTF8_EXT or ATOM_UTF8_EXT)."""
+    found = _atom_wire.get(name)
+    if found is not None:
+        return found
+    data = name.encode()
+    n = len(data)
+    if n < 256:
+        found = b"w" + bytes((n,)) + data
+    elif n < 65536:
+        found = b"v" + _s_H.pack(n) + data
+    else:
+        raise TypeError(f"atom {name[:40]!r}... is longer than an Erlang atom can be")
+    if len(_atom_wire) < CACHE_MAX:
+        _atom_wire[str(name)] = found
     return found
 
 
@@ -126,24 +170,9 @@ def encode(term: object, nodes: Nodes) -> bytes:
     return bytes(out)
 
 
-def _encode_atom(name: str, out: bytearray) -> None:
-    data = name.encode()
-    n = len(data)
-    if n < 256:
-        out += b"w"
-        out.append(n)
-    elif n < 65536:
-        out += b"v"
-        out += _s_H.pack(n)
-    else:
-        raise TypeError(f"atom {name[:40]!r}... is longer than an Erlang atom can be")
-    out += data
-
-
 def _encode_int(n: int, out: bytearray) -> None:
     if 0 <= n < 256:
-        out += b"a"
-        out.append(n)
+        out += _SMALL_INTS[n]
     elif -(2**31) <= n < 2**31:
         out += b"b"
         out += _s_i.pack(n)
@@ -161,87 +190,80 @@ def _encode_int(n: int, out: bytearray) -> None:
         out += data
 
 
-def _encode(term: object, out: bytearray, nodes: Nodes) -> None:
+def _encode(term: Any, out: bytearray, nodes: Nodes) -> None:
+    # One chain of identity tests, the common types first: this runs for
+    # every value of every message.
     kind = type(term)
     if kind is Atom:
-        _encode_atom(term, out)  # type: ignore[arg-type]
+        wire = _atom_wire.get(term)
+        out += wire if wire is not None else atom_wire(term)
+    elif kind is tuple:
+        n = len(term)
+        if n < 256:
+            out += _TUPLE_HEADS[n]
+        else:
+            out += b"i"
+            out += _s_I.pack(n)
+        for item in term:
+            _encode(item, out, nodes)
     elif kind is str:
-        data = term.encode()  # type: ignore[attr-defined]
+        data = term.encode()
         out += b"m"
         out += _s_I.pack(len(data))
         out += data
     elif kind is int:
-        _encode_int(term, out)  # type: ignore[arg-type]
-    elif kind is tuple:
-        _encode_tuple(term, out, nodes)  # type: ignore[arg-type]
-    elif kind is bool or term is None:
-        _encode_atom("true" if term is True else "false" if term is False else "nil", out)
+        if 0 <= term < 256:
+            out += _SMALL_INTS[term]
+        else:
+            _encode_int(term, out)
+    elif kind is Pid:
+        out += nodes.pid_wire(term)
+    elif kind is Ref:
+        out += nodes.ref_wire(term)
+    elif term is None:
+        out += b"w\x03nil"
+    elif kind is bool:
+        out += b"w\x04true" if term else b"w\x05false"
     elif kind is list:
         if term:
             out += b"l"
-            out += _s_I.pack(len(term))  # type: ignore[arg-type]
-            for item in term:  # type: ignore[attr-defined]
+            out += _s_I.pack(len(term))
+            for item in term:
                 _encode(item, out, nodes)
         out += b"j"
     elif kind is float:
         out += b"F"
         out += _s_d.pack(term)
-    elif kind is Pid:
-        node, ident, serial, creation = nodes.pid_to_wire(term)  # type: ignore[arg-type]
-        out += b"X"
-        _encode_atom(node, out)
-        out += _s_III.pack(ident, serial, creation)
-    elif kind is Ref:
-        node, creation, ids = nodes.ref_to_wire(term)  # type: ignore[arg-type]
-        out += b"Z"
-        out += _s_H.pack(len(ids))
-        _encode_atom(node, out)
-        out += _s_I.pack(creation)
-        for word in ids:
-            out += _s_I.pack(word)
     elif kind is dict:
         out += b"t"
-        out += _s_I.pack(len(term))  # type: ignore[arg-type]
-        for key, value in term.items():  # type: ignore[attr-defined]
+        out += _s_I.pack(len(term))
+        for key, value in term.items():
             _encode(key, out, nodes)
             _encode(value, out, nodes)
     elif kind is bytes:
         # A bit binary whose last byte holds 8 bits: the BEAM reads it as an
         # ordinary binary, and a greenserver node knows it was bytes.
         out += b"M"
-        out += _s_I.pack(len(term))  # type: ignore[arg-type]
+        out += _s_I.pack(len(term))
         out.append(8)
-        out += term  # type: ignore[arg-type]
+        out += term
     elif kind is ImproperList:
-        assert isinstance(term, ImproperList)
         out += b"l"
         out += _s_I.pack(len(term.items))
         for item in term.items:
             _encode(item, out, nodes)
         _encode(term.tail, out, nodes)
     elif kind is Opaque:
-        out += term.data  # type: ignore[attr-defined]
+        out += term.data
     elif isinstance(term, Atom):
-        _encode_atom(term, out)
+        out += atom_wire(term)
     elif isinstance(term, tuple):  # a NamedTuple leaves as a plain tuple
-        _encode_tuple(term, out, nodes)
+        _encode(tuple(term), out, nodes)
     else:
         raise TypeError(
             f"{term!r} (a {kind.__name__}) has no Erlang term twin; send atoms, numbers, "
             "str, bytes, tuples, lists, dicts, pids or refs"
         )
-
-
-def _encode_tuple(term: tuple[object, ...], out: bytearray, nodes: Nodes) -> None:
-    n = len(term)
-    if n < 256:
-        out += b"h"
-        out.append(n)
-    else:
-        out += b"i"
-        out += _s_I.pack(n)
-    for item in term:
-        _encode(item, out, nodes)
 
 
 def reason_term(reason: object) -> object:
@@ -269,6 +291,8 @@ def decode(data: bytes | memoryview, nodes: Nodes, pos: int = 0) -> tuple[object
     Raises:
         TermError: The bytes are not a well-formed term.
     """
+    if type(data) is not bytes:
+        data = bytes(data)  # the decoders slice it into dictionary keys
     try:
         if data[pos] != VERSION:
             raise TermError(f"a term starts with byte 131; got {data[pos]}")
@@ -295,8 +319,45 @@ def _atom_at(data: Any, pos: int, tag: int) -> tuple[str, int]:
     return (raw.decode() if tag in (119, 118) else raw.decode("latin-1")), end
 
 
+def _d_small_utf8_atom(data: Any, pos: int, nodes: Nodes) -> tuple[object, int]:
+    """The usual atom (SMALL_ATOM_UTF8_EXT), through a cache of its bytes."""
+    end = pos + 1 + data[pos]
+    if end > len(data):
+        raise TermError("truncated atom")
+    raw = data[pos + 1 : end]
+    found = _atom_by_raw.get(raw, _atom_by_raw)
+    if found is not _atom_by_raw:
+        return found, end
+    name = raw.decode()
+    special = _SPECIAL_ATOMS.get(name, _atoms)
+    value = _atom(name) if special is _atoms else special
+    if len(_atom_by_raw) < CACHE_MAX:
+        _atom_by_raw[raw] = value
+    return value, end
+
+
 def _decode(data: Any, pos: int, nodes: Nodes) -> tuple[object, int]:
     tag = data[pos]
+    # The commonest tags inline (small integer, atom, small tuple): this
+    # runs for every value of every frame.
+    if tag == 119:
+        end = pos + 2 + data[pos + 1]
+        found = _atom_by_raw.get(data[pos + 2 : end], _atom_by_raw)
+        if found is not _atom_by_raw and end <= len(data):
+            return found, end
+        return _d_small_utf8_atom(data, pos + 1, nodes)
+    if tag == 97:
+        return data[pos + 1], pos + 2
+    if tag == 104:
+        n = data[pos + 1]
+        pos += 2
+        if n > len(data) - pos:  # each element takes at least one byte
+            raise TermError(f"tuple of {n} elements in {len(data) - pos} bytes")
+        items = []
+        for _ in range(n):
+            item, pos = _decode(data, pos, nodes)
+            items.append(item)
+        return tuple(items), pos
     pos += 1
     handler = _DECODERS.get(tag)
     if handler is None:
@@ -432,11 +493,23 @@ def _d_map(data: Any, pos: int, nodes: Nodes) -> tuple[object, int]:
     return result, pos
 
 
+_NO_NODES: Final = cast("Nodes", None)
+
+
 def _node_at(data: Any, pos: int) -> tuple[str, int]:
+    if data[pos] == 119:
+        name, end = _d_small_utf8_atom(data, pos + 1, _NO_NODES)  # the cached path
+        if type(name) is Atom:
+            return name, end
     return _atom_at(data, pos + 1, data[pos])
 
 
 def _d_new_pid(data: Any, pos: int, nodes: Nodes) -> tuple[object, int]:
+    if data[pos] == 119:  # a pid seen before, found by its bytes
+        end = pos + data[pos + 1] + 14
+        found = nodes.wire_pids.get(data[pos:end])
+        if found is not None:
+            return found, end
     node, pos = _node_at(data, pos)
     ident, serial, creation = _s_III.unpack_from(data, pos)
     return nodes.pid_from_wire(node, ident, serial, creation), pos + 12
@@ -449,6 +522,11 @@ def _d_old_pid(data: Any, pos: int, nodes: Nodes) -> tuple[object, int]:
 
 
 def _d_newer_ref(data: Any, pos: int, nodes: Nodes) -> tuple[object, int]:
+    if data[pos + 2] == 119:  # a ref seen before, found by its bytes
+        end = pos + data[pos + 3] + 8 + 4 * _s_H.unpack_from(data, pos)[0]
+        found = nodes.wire_refs.get(data[pos:end])
+        if found is not None:
+            return found, end
     n = _s_H.unpack_from(data, pos)[0]
     if not 1 <= n <= 5:
         raise TermError(f"a reference has 1 to 5 words; got {n}")
@@ -496,7 +574,7 @@ _DECODERS: dict[int, Callable[[Any, int, Nodes], tuple[object, int]]] = {
     98: _d_int,
     70: _d_float,
     99: _d_old_float,
-    119: _d_atom(119),
+    119: _d_small_utf8_atom,
     118: _d_atom(118),
     115: _d_atom(115),
     100: _d_atom(100),

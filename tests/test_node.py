@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _nodes import COOKIE, beam, expect, host
+from _nodes import COOKIE, beam, expect, host, private_epmd
 from gevent import socket
 
 import greenserver as gs
@@ -40,9 +40,10 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     old = os.environ.get("HOME")
     os.environ["HOME"] = str(home)  # never touch the real ~/.erlang.cookie
     os.environ["GS_TEST_HOME"] = str(home)
-    name = gs.node.start("gstest", cookie=COOKIE)
-    yield name
-    gs.node.stop()
+    with private_epmd():
+        name = gs.node.start("gstest", cookie=COOKIE)
+        yield name
+        gs.node.stop()
     if old is not None:
         os.environ["HOME"] = old
 
