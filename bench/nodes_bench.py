@@ -9,7 +9,6 @@ Each figure is the median of several runs; ratios are against Elixir->Elixir.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import statistics
 import sys
@@ -23,8 +22,8 @@ import gevent.subprocess as subprocess
 import greenserver as gs
 from greenserver._dist_terms import Atom, ImproperList, decode, encode
 
-N = 2000
-RUNS = 5
+N = 1000
+RUNS = 11
 COOKIE = "bench-cookie"
 SERVER_EX = """
 defmodule Echo do
@@ -86,52 +85,77 @@ def codec() -> None:
     )
 
 
-def elixir_calls(gs_node: str) -> tuple[float, float]:
-    """Median us per call measured by an Elixir node: to its twin, and to *gs_node*.
+_ORDER = [
+    "Elixir -> Elixir",
+    "Elixir -> greenserver",
+    "greenserver -> Elixir",
+    "greenserver -> greenserver",
+]
+CLIENT_EX = """
+[_, host] = String.split(Atom.to_string(node()), "@")
+Process.register(self(), :bench_client)
+req = {:get, "key", 42}
+loop = fn loop ->
+  receive do
+    {:go, from, dests} ->
+      times = for dest <- dests do
+        for _ <- 1..200, do: GenServer.call(dest, :warm)
+        {us, _} = :timer.tc(fn -> for _ <- 1..@N@, do: GenServer.call(dest, req) end)
+        us / @N@
+      end
+      send(from, {:times, times})
+      loop.(loop)
+    :stop -> :ok
+  end
+end
+loop.(loop)
+"""
 
-    The two targets alternate run by run, so a change in the machine's load
-    hits both alike.
+
+def _elixir_node(name: str, code: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(["elixir", "--sname", name, "--cookie", COOKIE, "-e", code])
+
+
+def _wait_for(node: str, name: str) -> None:
+    """Wait until *node* is up and has a process registered as *name*."""
+    deadline = time.monotonic() + 60
+    while not gs.node.connect(node) and time.monotonic() < deadline:
+        gevent.sleep(0.2)
+    while time.monotonic() < deadline:
+        ref = gs.monitor((name, node))  # a name nobody holds: Down noproc at once
+        try:
+            gs.receive(lambda m, ref=ref: isinstance(m, gs.Down) and m.ref is ref, timeout=0.5)
+        except TimeoutError:
+            gs.demonitor(ref, flush=True)
+            return
+    raise TimeoutError(f"no process {name!r} on {node} within 60s")
+
+
+def _rounds(
+    fns: dict[str, Callable[[], None]], elixir: tuple[str, str, str] | None
+) -> dict[str, float]:
+    """Median us per call of each case; every round runs every case once.
+
+    Taking turns round by round (the Elixir client's two cases included),
+    a change in the machine's load hits every case alike.
     """
-    code = (
-        SERVER_EX
-        + f"""
-    [_, host] = String.split(Atom.to_string(node()), "@")
-    dests = [{{:echo, :"exb@#{{host}}"}}, {{:echo, :"{gs_node}"}}]
-    for dest <- dests do
-      true = Node.connect(elem(dest, 1))
-      for _ <- 1..200, do: GenServer.call(dest, :warm)
-    end
-    req = {{:get, "key", 42}}
-    times = for _ <- 1..{RUNS}, dest <- dests do
-      {{us, _}} = :timer.tc(fn -> for _ <- 1..{N}, do: GenServer.call(dest, req) end)
-      {{dest, us / {N}}}
-    end
-    for dest <- dests do
-      ts = for {{^dest, t}} <- times, do: t
-      IO.puts("RESULT #{{Enum.at(Enum.sort(ts), div({RUNS}, 2))}}")
-    end
-    """
-    )
-    out = subprocess.run(
-        ["elixir", "--sname", "exa", "--cookie", COOKIE, "-e", code],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    ).stdout
-    found = re.findall(r"RESULT ([\d.]+)", out)
-    assert len(found) == 2, out
-    return float(found[0]), float(found[1])
-
-
-def _interleaved_medians_us(fns: dict[str, Callable[[], None]]) -> dict[str, float]:
-    """Median us per call of each function, the functions taking turns run by run."""
     samples: dict[str, list[float]] = {label: [] for label in fns}
+    if elixir is not None:
+        samples["Elixir -> Elixir"] = []
+        samples["Elixir -> greenserver"] = []
     for _ in range(RUNS):
         for label, fn in fns.items():
             t0 = time.perf_counter()
             fn()
             samples[label].append((time.perf_counter() - t0) / N * 1e6)
+        if elixir is not None:
+            client, twin, me = elixir
+            dests = [(Atom("echo"), Atom(twin)), (Atom("echo"), Atom(me))]
+            gs.send(("bench_client", client), (Atom("go"), gs.self(), dests))
+            reply = gs.receive(lambda m: isinstance(m, tuple) and m[0] == "times", timeout=300)
+            assert isinstance(reply, tuple)
+            samples["Elixir -> Elixir"].append(reply[1][0])
+            samples["Elixir -> greenserver"].append(reply[1][1])
     return {label: statistics.median(values) for label, values in samples.items()}
 
 
@@ -159,41 +183,31 @@ def main() -> None:
             gs.GenServer.cast(server, ("get", "key", 42))
         gs.GenServer.call(server, "sync")
 
-    rows: dict[str, float] = {}
     fns: dict[str, Callable[[], None]] = {"greenserver -> greenserver": gs_calls}
     cast_us = _median_us(gs_casts)
-    twin = None
-    if shutil.which("elixir"):
-        twin = subprocess.Popen(
-            [
-                "elixir",
-                "--sname",
-                "exb",
-                "--cookie",
-                COOKIE,
-                "-e",
-                SERVER_EX + "GenServer.start(Echo, nil, name: :echo); Process.sleep(:infinity)",
-            ],
-        )
-        ex = f"exb@{host}"
-        deadline = time.monotonic() + 60
-        while not gs.node.connect(ex) and time.monotonic() < deadline:
-            gevent.sleep(0.2)
-        while gs.GenServer.whereis(("echo", ex)) is None or not _alive(ex):
-            gevent.sleep(0.1)
-        rows["Elixir -> Elixir"], rows["Elixir -> greenserver"] = elixir_calls(me)
-
-        def to_elixir() -> None:
-            for _ in range(N):
-                gs.GenServer.call(("echo", ex), ("get", "key", 42))
-
-        fns["greenserver -> Elixir"] = to_elixir
+    beams: list[subprocess.Popen[bytes]] = []
+    elixir = None
     try:
-        rows.update(_interleaved_medians_us(fns))
+        if shutil.which("elixir"):
+            serve = SERVER_EX + "GenServer.start(Echo, nil, name: :echo); Process.sleep(:infinity)"
+            beams.append(_elixir_node("exb", serve))
+            beams.append(_elixir_node("exa", CLIENT_EX.replace("@N@", str(N))))
+            twin, client = f"exb@{host}", f"exa@{host}"
+            _wait_for(twin, "echo")
+            _wait_for(client, "bench_client")
+            elixir = (client, twin, me)
+
+            def to_elixir() -> None:
+                for _ in range(N):
+                    gs.GenServer.call(("echo", twin), ("get", "key", 42))
+
+            fns["greenserver -> Elixir"] = to_elixir
+        rows = _rounds(fns, elixir)
     finally:
-        if twin is not None:
-            twin.kill()
-            twin.wait()
+        for beam in beams:
+            beam.kill()
+            beam.wait()
+    rows = {label: rows[label] for label in sorted(rows, key=_ORDER.index)}
     base = rows.get("Elixir -> Elixir")
     print(f"call round trips over loopback, median of {RUNS} runs of {N}:")
     for label, us in rows.items():
@@ -203,14 +217,6 @@ def main() -> None:
     gs.Supervisor.stop(sup)
     gs.GenServer.stop(pid)
     gs.node.stop()
-
-
-def _alive(node: str) -> bool:
-    try:
-        gs.GenServer.call(("echo", node), "ping", timeout=2)
-    except gs.CallError:
-        return False
-    return True
 
 
 def serve_echo(reply_to: gs.Pid) -> None:

@@ -22,6 +22,7 @@ import importlib
 import socket as _stdsocket
 import struct
 import weakref
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Final, Generic, NamedTuple, TypeVar, final
 
@@ -61,6 +62,7 @@ PAYLOAD_EXIT, PAYLOAD_EXIT2, PAYLOAD_MONITOR_P_EXIT = 24, 26, 28
 SPAWN_REQUEST, SPAWN_REPLY, ALIAS_SEND = 29, 31, 33
 UNLINK_ID_OP, UNLINK_ID_ACK = 35, 36
 
+RECENT_STANDINS: Final = 4096
 K = TypeVar("K")
 V = TypeVar("V")
 _s_H = struct.Struct(">H")
@@ -122,8 +124,9 @@ class RemoteRefId:
         self.node = node
         self.creation = creation
         self.ids = ids
-        head = b"Z" + _s_H.pack(len(ids)) + atom_wire(node) + _s_I.pack(creation)
-        self.wire = head + struct.pack(f">{len(ids)}I", *ids)
+        n = len(ids)
+        head = b"Z" + _s_H.pack(n) + atom_wire(node) + _s_I.pack(creation)
+        self.wire = head + (_s_III.pack(*ids) if n == 3 else struct.pack(f">{n}I", *ids))
 
     def __repr__(self) -> str:
         return f"{self.node}.{'.'.join(map(str, self.ids))}"
@@ -245,6 +248,9 @@ class LocalNode:
         self._ref_head = b"Z\x00\x03" + self._node_wire + _s_I.pack(creation)
         # One stand-in per remote pid, name and ref, so equal ones are the same object.
         self.standins: dict[str, WeakTable[tuple[int, int, int], Pid]] = {}
+        # The stand-ins made last, held: a remote caller's stand-in would
+        # otherwise die after each call and be made anew for the next one.
+        self.recent_standins: deque[Pid] = deque(maxlen=RECENT_STANDINS)
         self.names: dict[tuple[str, str], Process] = {}
         self.node_monitors: dict[str, list[Process]] = {}
 
@@ -285,6 +291,7 @@ class LocalNode:
             pid = self._standin(remote).pid
             table.put(key, pid)
             self.wire_pids.put(remote.wire[1:], pid)
+            self.recent_standins.append(pid)
         return pid
 
     def ref_wire(self, ref: Ref) -> bytes:
@@ -406,6 +413,9 @@ class LocalNode:
             del self.conns[peer]
         table = self.standins.pop(peer, None)
         dying = [pid._proc for pid in table.values()] if table is not None else []
+        if dying:
+            recent = self.recent_standins
+            self.recent_standins = deque((p for p in recent if p.node != peer), recent.maxlen)
         for key in [k for k in self.names if k[1] == peer]:
             dying.append(self.names.pop(key))
         for proc in dying:

@@ -351,10 +351,32 @@ def _decode(data: Any, pos: int, nodes: Nodes) -> tuple[object, int]:
     if tag == 104:
         n = data[pos + 1]
         pos += 2
-        if n > len(data) - pos:  # each element takes at least one byte
-            raise TermError(f"tuple of {n} elements in {len(data) - pos} bytes")
+        size = len(data)
+        if n > size - pos:  # each element takes at least one byte
+            raise TermError(f"tuple of {n} elements in {size - pos} bytes")
         items = []
         for _ in range(n):
+            # The elements of a control message, inline: atoms and pids seen
+            # before, small integers.
+            tag = data[pos]
+            if tag == 119:
+                end = pos + 2 + data[pos + 1]
+                found = _atom_by_raw.get(data[pos + 2 : end], _atom_by_raw)
+                if found is not _atom_by_raw and end <= size:
+                    items.append(found)
+                    pos = end
+                    continue
+            elif tag == 97:
+                items.append(data[pos + 1])
+                pos += 2
+                continue
+            elif tag == 88 and data[pos + 1] == 119:
+                end = pos + data[pos + 2] + 15
+                pid = nodes.wire_pids.get(data[pos + 1 : end])
+                if pid is not None and end <= size:
+                    items.append(pid)
+                    pos = end
+                    continue
             item, pos = _decode(data, pos, nodes)
             items.append(item)
         return tuple(items), pos
@@ -494,6 +516,7 @@ def _d_map(data: Any, pos: int, nodes: Nodes) -> tuple[object, int]:
 
 
 _NO_NODES: Final = cast("Nodes", None)
+_WORDS: Final = ("", ">I", ">II", ">III", ">IIII", ">IIIII")
 
 
 def _node_at(data: Any, pos: int) -> tuple[str, int]:
@@ -532,7 +555,7 @@ def _d_newer_ref(data: Any, pos: int, nodes: Nodes) -> tuple[object, int]:
         raise TermError(f"a reference has 1 to 5 words; got {n}")
     node, pos = _node_at(data, pos + 2)
     creation = _s_I.unpack_from(data, pos)[0]
-    ids = struct.unpack_from(f">{n}I", data, pos + 4)
+    ids = struct.unpack_from(_WORDS[n], data, pos + 4)
     return nodes.ref_from_wire(node, creation, ids), pos + 4 + 4 * n
 
 
