@@ -253,6 +253,7 @@ class LocalNode:
         self.recent_standins: deque[Pid] = deque(maxlen=RECENT_STANDINS)
         self.names: dict[tuple[str, str], Process] = {}
         self.node_monitors: dict[str, list[Process]] = {}
+        self.simultaneous_connects = 0  # how often _admit met one (for tests)
 
     def spawn(self, fn: Callable[[], None]) -> gevent.Greenlet[..., Any]:
         """Start a greenlet of this node's (killed by ``close``)."""
@@ -381,6 +382,8 @@ class LocalNode:
             return "ok"
         if conn.up:
             return "alive"
+        # Both sides connect at once: the greater name keeps its own attempt.
+        self.simultaneous_connects += 1
         return "nok" if self.name > name else "ok_simultaneous"
 
     def serve(self, listener: socket.socket) -> None:
@@ -414,6 +417,10 @@ class LocalNode:
         table = self.standins.pop(peer, None)
         dying = [pid._proc for pid in table.values()] if table is not None else []
         if dying:
+            # Their pids stay dead; the same pid decoded after a reconnect
+            # gets a new, live stand-in.
+            for proc in dying:
+                self.wire_pids.data.pop(proc.remote.wire[1:], None)  # type: ignore[attr-defined]
             recent = self.recent_standins
             self.recent_standins = deque((p for p in recent if p.node != peer), recent.maxlen)
         for key in [k for k in self.names if k[1] == peer]:

@@ -1,4 +1,4 @@
-"""The program of a peer node: ``python -m greenserver._dist_peer NAME PARENT COOKIE``.
+"""The program of a peer node: ``python -m greenserver._dist_peer NAME PARENT COOKIE TICKTIME``.
 
 (A module of its own: run as ``-m greenserver.node``, the node module would
 be imported twice, as ``__main__`` and as ``greenserver.node``.)
@@ -11,4 +11,4 @@ import sys
 from greenserver.node import _peer_main
 
 if __name__ == "__main__":
-    _peer_main(*sys.argv[1:4])
+    _peer_main(*sys.argv[1:5])

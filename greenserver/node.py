@@ -95,6 +95,7 @@ def start(
     if _node is not None:
         raise NodeError(f"this OS process is already the node {_node.name!r}")
     full = _full_name(name)
+    _check_ticktime(ticktime)
     secret = _read_cookie() if cookie is None else cookie
     listener = socket.socket()
     try:
@@ -107,7 +108,7 @@ def start(
     except OSError as exc:
         listener.close()
         raise NodeError(f"cannot start node {full!r}: {exc}") from exc
-    node = LocalNode(full, secret, creation, ticktime)
+    node = LocalNode(full, secret, creation, float(ticktime))
     node.hidden = hidden
     node.listener = listener
     node.epmd_sock = epmd_sock
@@ -188,6 +189,11 @@ def monitor(node: str, flag: bool = True) -> None:
         me.mailbox.put(NodeDown(node, "noconnection"))
 
 
+def _check_ticktime(ticktime: object) -> None:
+    if not isinstance(ticktime, (int, float)) or isinstance(ticktime, bool) or not ticktime > 0:
+        raise ValueError(f"ticktime must be a number of seconds > 0; got {ticktime!r}")
+
+
 def _check_node(node: object) -> str:
     if not isinstance(node, str) or "@" not in node:
         raise NodeError(f"a node name looks like 'name@host'; got {node!r}")
@@ -241,23 +247,26 @@ def Peer(
     id: object = None,
     restart: str = "permanent",
     timeout: float = 15.0,
+    ticktime: float = 60.0,
 ) -> ChildSpec:
     """A child spec that runs a greenserver node *name* as an OS process (as OTP's ``peer``).
 
     The child is a local process linked to a process of the peer: the peer
     node halts when the child dies (or when this OS process dies), and the
     peer's death (``kill -9`` included) reaches the supervisor as an exit
-    signal (``"noconnection"``), so the supervisor restarts it.
+    signal (``"noconnection"``), so the supervisor restarts it. *ticktime*
+    is the peer's net_ticktime (see ``start``).
     """
+    _check_ticktime(ticktime)
     return ChildSpec(
         id=name if id is None else id,
-        start=(_start_peer, (name, cookie, timeout)),
+        start=(_start_peer, (name, cookie, timeout, float(ticktime))),
         restart=restart,
         shutdown=5.0,
     )
 
 
-def _start_peer(peer_name: str, cookie: str | None, timeout: float) -> Pid:
+def _start_peer(peer_name: str, cookie: str | None, timeout: float, ticktime: float) -> Pid:
     local = _require()
     full = _full_name(peer_name)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
@@ -268,6 +277,7 @@ def _start_peer(peer_name: str, cookie: str | None, timeout: float) -> Pid:
         full,
         local.name,
         cookie or local.cookie,
+        repr(ticktime),
     ]
     proc = gevent.subprocess.Popen(args, stdin=gevent.subprocess.PIPE, env=env)
     deadline = gevent.Timeout(timeout)
@@ -301,8 +311,8 @@ def _anchor() -> None:
     os._exit(0)
 
 
-def _peer_main(full: str, parent: str, cookie: str) -> None:
-    start(full, cookie=cookie)
+def _peer_main(full: str, parent: str, cookie: str, ticktime: str = "60.0") -> None:
+    start(full, cookie=cookie, ticktime=float(ticktime))
     gevent.spawn(_exit_on_eof)
     monitor(parent)
     _process.receive(lambda msg: isinstance(msg, NodeDown))

@@ -98,3 +98,44 @@ def expect(match: object = None, timeout: float = 20.0) -> object:
         return gs.receive(timeout=timeout)
     test = match if callable(match) else (lambda m: m == match)
     return gs.receive(test, timeout=timeout)
+
+
+# --- run on peer nodes (by gs.node.spawn: tests/ is on their path too) ------
+
+
+def simultaneous_peer(other: str, report_to: gs.Pid) -> None:
+    """Register as "sim" and do what the test says, reporting to *report_to*.
+
+    ``"go"`` connects to *other* (the test tells both peers at once);
+    ``"ask"`` sends a ping to the "sim" of *other* and reports the pong and
+    this node's connections; ``"watch"`` monitors *other*, ``"disconnect"``
+    drops it; either way the ``NodeDown`` is reported.
+    """
+    from greenserver import node as node_module
+
+    me = gs.node.name()
+    gs.register("sim", gs.self())
+    gs.send(report_to, ("ready", me))
+    while True:
+        msg = gs.receive()
+        if msg == "go":
+            gs.send(report_to, ("connected", me, gs.node.connect(other)))
+        elif msg == "ask":
+            gs.send(("sim", other), ("ping", gs.self()))
+            pong = gs.receive(lambda m: isinstance(m, tuple) and m[0] == "pong", timeout=20)
+            local = node_module._node
+            assert local is not None
+            met = local.simultaneous_connects
+            local.simultaneous_connects = 0
+            gs.send(report_to, ("asked", me, pong, sorted(gs.node.list()), met))
+        elif isinstance(msg, tuple) and msg[0] == "ping":
+            gs.send(msg[1], ("pong", me))
+        elif msg in ("watch", "disconnect"):
+            gs.node.monitor(other)
+            gs.send(report_to, ("watching", me))
+            if msg == "disconnect":
+                gs.node.disconnect(other)
+            down = gs.receive(lambda m: isinstance(m, gs.NodeDown))
+            gs.send(report_to, ("down", me, down))
+        elif msg == "stop":
+            return

@@ -322,6 +322,122 @@ class TestPythonNodes:
         gs_reports.expect("supervisor_report", context="child_terminated", reason="'noconnection'")
 
 
+class TestBuiltinEpmd:
+    """The module's nodes all register with greenserver's own epmd (see the node fixture)."""
+
+    def test_erl_and_greenserver_register_and_look_each_other_up(
+        self, node: str, tester: gs.Pid
+    ) -> None:
+        from greenserver import _dist_epmd
+
+        code = _erl_report(node) + (
+            "{ok, Names} = net_adm:names(),"
+            "Report({names, [{list_to_binary(N), P} || {N, P} <- Names]}),"
+            "receive stop -> ok end."
+        )
+        with beam("erl", "epmdcheck", code):
+            _, names = expect(lambda m: m[0] == "names")  # type: ignore[misc]
+            ours = _dist_epmd.names()
+
+            assert ("gstest", _dist_port()) in names
+            assert ours["gstest"] == _dist_port()
+            assert _dist_epmd.port_please("epmdcheck") == ours["epmdcheck"]
+            assert _dist_epmd.port_please("nobody") is None
+            with pytest.raises(_dist_epmd.EpmdError, match=r"^epmd refused the name 'epmdcheck'"):
+                _dist_epmd.register("epmdcheck", 1)
+
+
+class TestSimultaneousConnect:
+    def test_two_nodes_connecting_at_once_keep_exactly_one_working_connection(
+        self, node: str, tester: gs.Pid
+    ) -> None:
+        h = host()
+        a, b = f"sima@{h}", f"simb@{h}"
+        sup = gs.Supervisor.start_link(
+            [gs.node.Peer("sima"), gs.node.Peer("simb")], strategy="one_for_one"
+        )
+        try:
+            sims = {
+                a: gs.node.spawn(a, "_nodes:simultaneous_peer", (b, tester)),
+                b: gs.node.spawn(b, "_nodes:simultaneous_peer", (a, tester)),
+            }
+            expect(("ready", a))
+            expect(("ready", b))
+            met = 0  # handshakes that found the other side's attempt under way
+            for round_ in range(12):
+                # One flush carries both: the two connects start together.
+                gs.send(sims[a], "go")
+                gs.send(sims[b], "go")
+
+                assert {expect(lambda m: m[0] == "connected") for _ in "ab"} == {
+                    ("connected", a, True),
+                    ("connected", b, True),
+                }
+                for me, other in ((a, b), (b, a)):
+                    gs.send(sims[me], "ask")
+                    asked = expect(lambda m: m[0] == "asked")
+                    assert isinstance(asked, tuple)
+                    assert asked[:4] == ("asked", me, ("pong", other), sorted([other, node]))
+                    met += asked[4]
+                gs.send(sims[b], "watch")
+                expect(("watching", b))
+                gs.send(sims[a], "disconnect")
+                downs = {expect(lambda m: m[0] == "down")[1] for _ in "ab"}  # type: ignore[index]
+                assert downs == {a, b}
+                if round_ >= 2 and met:
+                    break
+            gs.send(sims[a], "stop")
+            gs.send(sims[b], "stop")
+        finally:
+            gs.Supervisor.stop(sup)
+        # Both were told to connect in one frame: the attempts crossed (the
+        # rounds after the first also check that a pid decoded after a
+        # reconnect reaches its process again).
+        assert met > 0
+
+
+class TestTicks:
+    def test_a_silent_peer_is_dropped_after_net_ticktime(
+        self, node: str, tester: gs.Pid, gs_reports: ReportLog
+    ) -> None:
+        """A node ticks a quiet connection and drops a peer that stays silent."""
+        from greenserver import _dist_epmd
+        from greenserver import node as node_module
+        from greenserver._dist_handshake import connect as handshake
+
+        local = node_module._node
+        assert local is not None
+        peer = f"ticker@{host()}"
+        # As in Erlang, the nodes of a cluster share one net_ticktime: ours
+        # must tick fast enough for the peer too (connections made from now).
+        local.ticktime = 1.0
+        try:
+            sup = gs.Supervisor.start_link(
+                [gs.node.Peer("ticker", ticktime=1.0)], strategy="one_for_one"
+            )
+        finally:
+            local.ticktime = 60.0
+        try:
+            port = _dist_epmd.port_please("ticker")
+            assert port is not None
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                handshake(sock, f"silent@{host()}", 1, COOKIE, peer)
+                sock.settimeout(10)  # bounds the test; ticktime 1 s drops us long before
+
+                data = _read_to_close(sock)
+
+            assert data  # ticks came: empty frames, 4 zero bytes each
+            assert data == bytes(len(data))
+            assert len(data) % 4 == 0
+            assert gs.node.ping(peer) == "pong"  # the peer itself serves on
+        finally:
+            gs.Supervisor.stop(sup)
+
+    def test_ticktime_must_be_positive(self) -> None:
+        with pytest.raises(ValueError, match=r"^ticktime must be a number of seconds > 0; got 0$"):
+            gs.node.Peer("x", ticktime=0)
+
+
 def _dist_port() -> int:
     from greenserver import node as node_module
 
