@@ -22,6 +22,9 @@ import gevent.subprocess as subprocess
 import greenserver as gs
 from greenserver._dist_terms import Atom, ImproperList, decode, encode
 
+# examples/cpu_nodes.py, for this process and for the peers it starts.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "examples"))
+
 N = 1000
 RUNS = 11
 COOKIE = "bench-cookie"
@@ -216,7 +219,49 @@ def main() -> None:
     print(f"  casts greenserver -> greenserver: {1e6 / cast_us:,.0f}/s")
     gs.Supervisor.stop(sup)
     gs.GenServer.stop(pid)
+    cpu_scaling()
     gs.node.stop()
+
+
+def _plain_processes(jobs: list[tuple[str, int]], count: int) -> float:
+    """Seconds for *count* plain OS processes to each run *jobs* (no greenserver at all)."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(count) as pool:
+        t0 = time.perf_counter()
+        pool.starmap(_compute_all, [(jobs,)] * count)
+        return time.perf_counter() - t0
+
+
+def _compute_all(jobs: list[tuple[str, int]]) -> None:
+    import cpu_nodes
+
+    for kind, size in jobs:
+        cpu_nodes.compute(kind, size)
+
+
+def cpu_scaling(jobs: int = 96, runs: int = 3) -> None:
+    """examples/cpu_nodes.py's job mix on 1 node and on 2, rounds taking turns.
+
+    The ceiling beside it: the same work in 2 plain OS processes against 1,
+    in the same run: what this machine's cores give right now (they are
+    shared, so it is often far below 2).
+    """
+    import cpu_nodes
+
+    mix = cpu_nodes.job_mix(jobs)
+    one, two, ceiling = [], [], []
+    for _ in range(runs):
+        one.append(cpu_nodes.run_on(1, mix).throughput)
+        two.append(cpu_nodes.run_on(2, mix).throughput)
+        ceiling.append(_plain_processes(mix, 1) * 2 / _plain_processes(mix, 2))
+    ratio = statistics.median(t / o for t, o in zip(two, one, strict=True))
+    print(f"CPU-bound jobs (examples/cpu_nodes.py, {jobs} jobs, median of {runs} rounds):")
+    print(f"  1 node:  {statistics.median(one):6.1f} jobs/s")
+    print(
+        f"  2 nodes: {statistics.median(two):6.1f} jobs/s   {ratio:.2f}x one node (target >= 1.6x)"
+    )
+    print(f"  ceiling now: 2 plain OS processes give {statistics.median(ceiling):.2f}x one")
 
 
 def serve_echo(reply_to: gs.Pid) -> None:

@@ -85,7 +85,7 @@ def ensure_running(timeout: float = 5.0) -> str:
         # Detached (its own session) and not waited for: like `epmd -daemon`,
         # it outlives the node that started it and serves every later one.
         subprocess.Popen(
-            [sys.executable, "-m", "greenserver._dist_epmd"],
+            [sys.executable, "-c", "from greenserver._dist_epmd import serve; serve()"],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -41,7 +41,7 @@ def private_epmd() -> Iterator[int]:
     old = os.environ.get("ERL_EPMD_PORT")
     os.environ["ERL_EPMD_PORT"] = str(port)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "greenserver._dist_epmd"],
+        [sys.executable, "-c", "from greenserver._dist_epmd import serve; serve()"],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         text=True,

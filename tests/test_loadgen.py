@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _nodes import private_epmd
 from gevent import subprocess
 
 import greenserver as gs
@@ -91,3 +92,44 @@ class TestScript:
         out = done.stdout.decode()
         assert "10 clients, 200 requests in" in out
         assert "latency p50" in out
+
+
+class TestRunOnNodes:
+    def test_two_peer_nodes_run_the_clients_and_their_histograms_merge(
+        self, kv: kv_server.KVServer
+    ) -> None:
+        out = io.StringIO()
+        with private_epmd():
+            report = loadgen.run_on_nodes(port=kv.port, nodes=2, clients=5, requests=20, out=out)
+
+        assert (report.clients, report.requests, report.errors) == (5, 100, 0)
+        assert sum(report.histogram.values()) == 100
+        assert 0 < report.p50_us <= report.p99_us
+        assert gs.node.name() is None  # the node it started is stopped again
+        lines = out.getvalue().splitlines()
+        assert sorted(line.split(": ", 1)[1] for line in lines[:2]) == [
+            "2 clients, 40 requests, 0 errors",
+            "3 clients, 60 requests, 0 errors",
+        ]
+        assert "5 clients, 100 requests in" in out.getvalue()
+        assert kv.listener.wait_drained(timeout=5)
+
+    def test_runs_as_a_script_with_nodes(self, kv: kv_server.KVServer) -> None:
+        with private_epmd():
+            done = subprocess.run(
+                [
+                    *(sys.executable, str(EXAMPLE), "--clients", "4", "--requests", "10"),
+                    *("--port", str(kv.port), "--nodes", "2"),
+                ],
+                capture_output=True,
+                timeout=60,
+            )
+
+        assert done.returncode == 0, done.stderr
+        out = done.stdout.decode()
+        assert out.count("2 clients, 20 requests, 0 errors") == 2
+        assert "4 clients, 40 requests in" in out
+
+    def test_nodes_must_be_positive(self) -> None:
+        with pytest.raises(ValueError, match=r"^nodes must be at least 1; got 0$"):
+            loadgen.run_on_nodes(nodes=0)

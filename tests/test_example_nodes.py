@@ -1,0 +1,50 @@
+"""The node examples run as they are, each on a private epmd (see tests/_nodes.py)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from _nodes import private_epmd
+
+pytestmark = pytest.mark.timeout(180)
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _run(*args: str) -> str:
+    with private_epmd():
+        done = subprocess.run(
+            [sys.executable, *args],
+            cwd=EXAMPLES.parent,
+            capture_output=True,
+            text=True,
+            timeout=150,
+            check=False,
+        )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+class TestCpuNodes:
+    def test_runs_the_jobs_on_one_node_then_two_and_reports_the_ratio(self) -> None:
+        """Small and quick: the ratio itself is the bench's business (make bench)."""
+        out = _run(str(EXAMPLES / "cpu_nodes.py"), "--jobs", "6", "--scale", "5")
+
+        lines = out.splitlines()
+        assert re.fullmatch(r"1 node:  6 jobs in [\d.]+s, [\d.]+ jobs/s", lines[0])
+        assert re.fullmatch(r"2 nodes: 6 jobs in [\d.]+s, [\d.]+ jobs/s", lines[1])
+        assert lines[2] == "results agree: True"
+        assert re.fullmatch(r"throughput ratio, 2 nodes / 1 node: [\d.]+x", lines[3])
+
+    def test_the_jobs_compute_what_they_should(self) -> None:
+        import cpu_nodes
+
+        assert cpu_nodes.compute("squares", 1) == sum(i * i for i in range(60))
+        assert cpu_nodes.compute("primes", 10) == 8  # 2 3 5 7 11 13 17 19
+        assert cpu_nodes.compute("collatz", 4) == 0 + 1 + 7  # 1, 2, 3
+        with pytest.raises(ValueError, match=r"^kind must be one of"):
+            cpu_nodes.compute("sorting", 1)
