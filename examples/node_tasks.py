@@ -31,3 +31,23 @@ def echo_server(name: str) -> None:
 def burn(n: int) -> int:
     """A CPU-bound job: sum of squares below *n*."""
     return sum(i * i for i in range(n))
+
+
+class Counter(gs.GenServer[int]):
+    """A counter server: ``("add", n)`` adds and answers the total; ``"os_pid"`` its OS pid."""
+
+    def init(self, start: int) -> gs.Ok[int]:
+        return gs.Ok(start)
+
+    def handle_call(self, request: object, from_: gs.Ref, total: int) -> gs.Reply[int]:
+        if request == "os_pid":
+            return gs.Reply(os.getpid(), total)
+        if isinstance(request, tuple) and len(request) == 2 and request[0] == "add":
+            total += request[1]
+            return gs.Reply(total, total)
+        return gs.Reply(("unknown request", request), total)
+
+
+def start_counter(name: str, report_to: object) -> None:
+    """Start a ``Counter`` registered as *name* here; tell *report_to* ``("counter", pid)``."""
+    gs.send(report_to, ("counter", Counter.start(0, name=name)))

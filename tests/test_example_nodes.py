@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.timeout(180)
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-def _run(*args: str) -> str:
+def _run(*args: str, env: dict[str, str] | None = None) -> str:
     with private_epmd():
         done = subprocess.run(
             [sys.executable, *args],
@@ -24,9 +25,34 @@ def _run(*args: str) -> str:
             text=True,
             timeout=150,
             check=False,
+            env=None if env is None else {**os.environ, **env},
         )
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
+
+
+class TestNodesDemo:
+    def test_a_call_across_a_kill_9_a_restart_and_elixir_calling_python(self) -> None:
+        out = _run(str(EXAMPLES / "nodes_demo.py"))
+
+        expected = [
+            r"^this OS process is the node demo\d+@\S+$",
+            r"^connected nodes: \['the peer'\]$",
+            r"^GenServer\.call\(\('counter', peer\), \('add', 2\)\) -> 7$",
+            r"^got NodeDown\(node='worker\d+@\S+', reason='connection_closed'\)$",
+            r"^the supervisor restarted the peer; ping -> pong$",
+            r"^Elixir printed: hello Elixir, from Python on demo\d+@\S+$",
+            r"^all done: the peer is gone with its supervisor$",
+        ]
+        lines = iter(out.splitlines())
+        missing = [p for p in expected if not any(re.search(p, line) for line in lines)]
+        assert missing == [], out
+
+    def test_without_elixir_the_elixir_part_is_skipped(self, tmp_path: Path) -> None:
+        out = _run(str(EXAMPLES / "nodes_demo.py"), env={"PATH": str(tmp_path)})  # no programs
+
+        assert "== (no elixir here: the Elixir part is skipped)" in out.splitlines()
+        assert out.splitlines()[-1] == "all done: the peer is gone with its supervisor"
 
 
 class TestCpuNodes:

@@ -80,7 +80,10 @@ ARGS: dict[str, list[str]] = {"kv_demo.py": ["--seconds", "1", "--clients", "10"
 # Servers that need a free port or command-line arguments; their own tests run them.
 # node_tasks.py holds functions other nodes spawn (tests/test_node.py runs them);
 # the node examples run on a private epmd in tests/test_example_nodes.py.
-NOT_RUN_HERE = {"kv_server.py", "kv_tutorial.py", "loadgen.py", "node_tasks.py", "cpu_nodes.py"}
+NOT_RUN_HERE = {
+    *("kv_server.py", "kv_tutorial.py", "loadgen.py", "node_tasks.py"),
+    *("cpu_nodes.py", "nodes_demo.py"),
+}
 
 RUN = sorted(name for name in EXPECTED if (EXAMPLES / name).exists())
 
