@@ -31,6 +31,32 @@ def _run(*args: str, env: dict[str, str] | None = None) -> str:
     return done.stdout
 
 
+class TestTwoNodes:
+    def test_a_genserver_on_a_peer_is_called_by_name_and_by_pid(self) -> None:
+        out = _run(str(EXAMPLES / "two_nodes.py"))
+
+        lines = out.splitlines()
+        assert lines[:3] == ["40", "42", "True"]
+        assert re.fullmatch(r"Down\(ref=#Ref<.*>, pid=<worker@\S+>, reason='normal'\)", lines[3])
+        assert len(lines) == 4
+
+    def test_the_readme_shows_this_example_as_it_is(self) -> None:
+        """README's two-node snippet is lines of examples/two_nodes.py, unchanged."""
+        readme = (EXAMPLES.parent / "README.md").read_text()
+        snippet = readme.split("<!-- two_nodes.py -->")[1].split("```python\n")[1].split("```")[0]
+        example = (EXAMPLES / "two_nodes.py").read_text()
+
+        assert snippet.strip()
+        assert [ln for ln in snippet.splitlines() if ln.strip() not in example] == []
+
+
+class TestElixirNode:
+    def test_elixir_and_python_call_each_other(self) -> None:
+        out = _run(str(EXAMPLES / "elixir_node.py"))
+
+        assert out.splitlines() == ["Elixir got a string from Python", "Python got 42"]
+
+
 class TestNodesDemo:
     def test_a_call_across_a_kill_9_a_restart_and_elixir_calling_python(self) -> None:
         out = _run(str(EXAMPLES / "nodes_demo.py"))

@@ -82,7 +82,7 @@ ARGS: dict[str, list[str]] = {"kv_demo.py": ["--seconds", "1", "--clients", "10"
 # the node examples run on a private epmd in tests/test_example_nodes.py.
 NOT_RUN_HERE = {
     *("kv_server.py", "kv_tutorial.py", "loadgen.py", "node_tasks.py"),
-    *("cpu_nodes.py", "nodes_demo.py"),
+    *("cpu_nodes.py", "nodes_demo.py", "two_nodes.py", "elixir_node.py"),
 }
 
 RUN = sorted(name for name in EXPECTED if (EXAMPLES / name).exists())
