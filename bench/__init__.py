@@ -39,5 +39,7 @@ CASE_MODULES: tuple[str, ...] = (
     "bench._cases_trace",
     "bench._cases_supervisor",
     "bench._cases_memory",
+    "bench._cases_million",
     "bench._cases_loadgen",
+    "bench._cases_beam",
 )

@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         f"greenserver {env['greenserver']}, nproc {env['nproc']}, "
         f"median of {repeats} samples (fewer where a case caps them), {wall:.1f}s"
     )
-    print(table(results))
+    print(table(results, quick=args.quick))
     if not args.no_save:
         path = write_json(doc)
         print(f"results: {path} (and {path.parent / 'latest.json'})")
