@@ -16,7 +16,7 @@ TYPE_PATHS = $(wildcard greenserver examples tests/typing)
 .DEFAULT_GOAL := test
 # `make test` runs its steps strictly in order, even under -j.
 .NOTPARALLEL:
-.PHONY: demo test lint typecheck lint-imports stress bench format clean sysdeps
+.PHONY: demo test lint typecheck lint-imports stress bench bench-beam format clean sysdeps
 
 # System packages the tests and the KV benchmark need: Debian's redis-tools
 # (redis-cli, redis-benchmark) and redis-server.  Does nothing when present;
@@ -69,12 +69,19 @@ lint-imports: $(INSTALLED_TEST)
 stress: $(INSTALLED_TEST)
 	$(BIN)/python -m pytest -q -m stress tests
 
-# The benchmark table, the KV server under redis-benchmark, then the
-# stress tests (10,000 random kills in a supervision tree).
+# The benchmark table (with the BEAM twins when elixir is installed, and
+# 1,000,000 GenServers under a DynamicSupervisor), the KV server under
+# redis-benchmark, then the stress tests (10,000 random kills in a
+# supervision tree).
 bench: $(INSTALLED_BENCH) $(INSTALLED_TEST)
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.kv_bench
 	$(BIN)/python -m pytest -q -m stress tests
+
+# Only issue 10's comparison with the BEAM: each case, its Elixir twin, the targets.
+BEAM_CASES = gen_server.call,gen_server.cast,gen_server.start_link_100k,idle_mem.gen_server.rss,million
+bench-beam: $(INSTALLED_BENCH)
+	$(BIN)/python -m bench --only $(BEAM_CASES)
 
 format: $(INSTALLED_TEST)
 	$(BIN)/ruff format $(LINT_PATHS)

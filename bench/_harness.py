@@ -45,6 +45,8 @@ import greenlet
 
 import greenserver as gs
 
+from . import _beam
+
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 UNITS = {
@@ -524,6 +526,7 @@ def environment() -> dict[str, Any]:
         "gevent": gevent.__version__,
         "greenlet": greenlet.__version__,
         "greenserver": gs.__version__,
+        "beam": _beam.version(),  # the twins' Elixir/OTP, None without elixir
         "platform": platform.platform(),
         "machine": platform.machine(),
         "nproc": os.cpu_count(),
