@@ -79,7 +79,7 @@ bench: $(INSTALLED_BENCH) $(INSTALLED_TEST)
 	$(BIN)/python -m pytest -q -m stress tests
 
 # Only issue 10's comparison with the BEAM: each case, its Elixir twin, the targets.
-BEAM_CASES = gen_server.call,gen_server.cast,gen_server.start_link_100k,idle_mem.gen_server.rss,million
+BEAM_CASES = gen_server.call,gen_server.cast,gen_server.start_link_100k,idle_mem.gen_server.rss,beam.idle_mem,million
 bench-beam: $(INSTALLED_BENCH)
 	$(BIN)/python -m bench --only $(BEAM_CASES)
 
