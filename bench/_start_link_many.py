@@ -3,12 +3,13 @@
     python -m bench._start_link_many N
 
 Warms up (1,000 servers started and stopped), then starts N Echo servers
-from the main process, each linked to it and all alive at the end, and
-times that. Prints one JSON line: ``seconds_per_op`` (per server) and
-``alive``. The BEAM twin (``twins.exs start_link``) does the same; the
-issue's figure is for N = 100,000. Unlike ``gen_server.start_link_first_call``
-(batches of 100), every start here pays for the N servers already alive:
-the cyclic GC walks them, as it would in a real node.
+from the main process, each linked to it and all alive at the end, and times
+that. Prints one JSON line: ``seconds_per_op`` (per server), ``gc_share``
+(the part of that time the cyclic GC took) and ``alive``. The BEAM twin
+(``twins.exs start_link``) does the same; the issue's figure is for N =
+100,000. Unlike ``gen_server.start_link_first_call`` (batches of 100), every
+start here pays for the N servers already alive: the cyclic GC walks them,
+as it would in a real node.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 import greenserver as gs
 
 from ._cases_gen_server import Echo
+from ._gc_time import gc_time
 
 WARMUP = 1_000
 
@@ -40,13 +42,19 @@ def run(n: int) -> dict[str, Any]:
     for pid in start_many(WARMUP):
         gs.GenServer.stop(pid)
     gc.collect()
-    t0 = time.perf_counter()
-    pids = start_many(n)
-    elapsed = time.perf_counter() - t0
+    with gc_time() as gc_start:
+        t0 = time.perf_counter()
+        pids = start_many(n)
+        elapsed = time.perf_counter() - t0
     alive = sum(1 for pid in gs.processes() if pid != me)
     if alive != n or len(pids) != n:
         raise AssertionError(f"{alive} servers alive after starting {n}")
-    return {"n": n, "seconds_per_op": elapsed / n, "alive": alive}
+    return {
+        "n": n,
+        "seconds_per_op": elapsed / n,
+        "gc_share": gc_start.seconds / elapsed,
+        "alive": alive,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
