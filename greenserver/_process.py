@@ -112,6 +112,7 @@ class Process:
         "pid",
         "reason",
         "reductions",
+        "signal_from",
         "trap_exit",
     )
 
@@ -121,6 +122,7 @@ class Process:
         self.engine: RawGreenlet | None = None
         self.alive = True
         self.reason: object = None
+        self.signal_from: Pid | None = None  # who sent the exit signal that killed it
         self.trap_exit = False
         self.links: set[Process] | None = None
         self.monitors: dict[Ref, Process] | None = None  # refs this process holds
@@ -367,22 +369,30 @@ def _qualname(fn: object) -> str:
 # --- dying ------------------------------------------------------------------
 
 
-def terminate(proc: Process, reason: object) -> None:
+def terminate(proc: Process, reason: object, from_: Pid | None = None) -> None:
     """Make *proc* dead now, with all the effects of its death, then unwind it.
 
-    Deaths it causes through links happen in the same step (a worklist, not
-    recursion, so a long chain of links cannot overflow the stack).
+    *from_* is the process whose exit signal kills it, if any: the ``Exit``
+    raised in *proc* names it. Deaths it causes through links happen in the
+    same step (a worklist, not recursion, so a long chain of links cannot
+    overflow the stack).
     """
-    work = [(proc, reason)]
+    work: list[tuple[Process, object, Pid | None]] = [(proc, reason, from_)]
     while work:
-        victim, why = work.pop()
+        victim, why, sender = work.pop()
         if victim.alive:
-            _bury(victim, why, work)
+            _bury(victim, why, work, sender)
 
 
-def _bury(proc: Process, reason: object, work: list[tuple[Process, object]]) -> None:
+def _bury(
+    proc: Process,
+    reason: object,
+    work: list[tuple[Process, object, Pid | None]],
+    sender: Pid | None,
+) -> None:
     proc.alive = False
     proc.reason = reason
+    proc.signal_from = None if sender is proc.pid else sender
     pid = proc.pid
     _table.pop(pid, None)
     # As in OTP: the name is free before anyone can see the process dead, so
@@ -419,7 +429,7 @@ def _bury(proc: Process, reason: object, work: list[tuple[Process, object]]) -> 
             if other.trap_exit:
                 other.mailbox.put(ExitSignal(pid, reason))
             elif not _is(reason, "normal"):
-                work.append((other, reason))
+                work.append((other, reason, pid))
     proc.mailbox.clear()
     proc.calling = None
     _unwind(proc)
@@ -447,13 +457,18 @@ def _throw_exit(proc: Process) -> None:
     if engine is None or engine.dead or proc.exit_raised:
         return
     proc.exit_raised = True
-    engine.throw(Exit(proc.reason))
+    engine.throw(exit_of(proc))
+
+
+def exit_of(proc: Process) -> Exit:
+    """Return the ``Exit`` a dead process raises: its reason and who killed it."""
+    return Exit(proc.reason, proc.signal_from)
 
 
 def _raise_if_dead(proc: Process) -> None:
     if not proc.alive:
         proc.exit_raised = True
-        raise Exit(proc.reason)
+        raise exit_of(proc)
 
 
 def _deliver_signal(target: Process, sender: Pid, reason: object) -> None:
@@ -461,11 +476,11 @@ def _deliver_signal(target: Process, sender: Pid, reason: object) -> None:
     if not target.alive:
         return
     if _is(reason, "kill"):
-        terminate(target, "killed")
+        terminate(target, "killed", sender)
     elif target.trap_exit:
         target.mailbox.put(ExitSignal(sender, reason))
     elif not _is(reason, "normal") or target.pid is sender:
-        terminate(target, reason)
+        terminate(target, reason, sender)
 
 
 def exit(pid: Pid, reason: object) -> None:
@@ -511,7 +526,7 @@ def link(pid: Pid) -> None:
         if me.trap_exit:
             me.mailbox.put(ExitSignal(pid, "noproc"))
         else:
-            terminate(me, "noproc")
+            terminate(me, "noproc", pid)
             _raise_if_dead(me)
         return
     _add_link(me, target)
@@ -707,17 +722,17 @@ def receive_in(proc: Process, match: Match | None, timeout: float | None) -> obj
         _check_timeout(timeout)
     if not proc.alive:
         proc.exit_raised = True
-        raise Exit(proc.reason)
+        raise exit_of(proc)
     try:
         msg = proc.mailbox.get(match, timeout)
     except Interrupted:
         proc.exit_raised = True
-        raise Exit(proc.reason) from None
+        raise exit_of(proc) from None
     # Woken for a message, then killed before it ran: it must not go on.
     # (mypy cannot see that the switch inside get() may change proc.alive.)
     if not proc.alive:
         proc.exit_raised = True  # type: ignore[unreachable]
-        raise Exit(proc.reason)
+        raise exit_of(proc)
     proc.reductions += 1
     if _instrument.enabled:
         _instrument.emit("receive", proc.pid, msg=msg)
