@@ -50,7 +50,7 @@ from ._process import (
 )
 from ._registry import Registry
 from ._results import Ignore, NoReply, Ok, Reply, Stop
-from ._supervisor import Supervisor
+from ._supervisor import Supervisor, SupervisorSpec
 from ._task import Task, TaskSupervisor
 
 __version__ = "0.1.0"
@@ -81,6 +81,7 @@ __all__ = [
     "Stop",
     "Supervisor",
     "SupervisorError",
+    "SupervisorSpec",
     "Task",
     "TaskSupervisor",
     "Via",
