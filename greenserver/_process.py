@@ -17,6 +17,11 @@ Erlang's rules, which the rest of the library relies on:
   dead with those effects still missing. Its greenlet then unwinds at its
   next switch point (a greenlet cannot be pre-empted: a process spinning on
   the CPU dies only when it next blocks).
+* A killed process never runs another line of its code: its engine's next
+  switch raises ``Exit``, whatever wakes it (a message, a gevent timer, I/O,
+  a ``sleep(0)`` already queued), and so does any kernel call it makes
+  (spawn, send, link, monitor, register, call, start). One that catches
+  ``Exit`` and carries on is thrown ``Exit`` again at each switch.
 * Messages from one process to another arrive in the order they were sent.
 """
 
@@ -84,13 +89,45 @@ class ViaBackend:
 via_backend = ViaBackend()
 
 
+_raw_switch = RawGreenlet.switch
+_raw_throw = RawGreenlet.throw
+
+
 @final
 class Engine(RawGreenlet):
-    """The greenlet a spawned process runs on."""
+    """The greenlet a spawned process runs on.
+
+    The kernel switches into engines with greenlet's own ``switch``; these
+    overrides only see the wake-ups that gevent makes (a timer, an I/O
+    watcher, a ``sleep``, a ``Timeout``). A dead process gets ``Exit``
+    instead, so it cannot run on after its death, however it was woken.
+    """
 
     __slots__ = ("gs_process",)
 
     gs_process: Process
+
+    def switch(self, *args: Any, **kwargs: Any) -> Any:
+        proc = self.gs_process
+        if not proc.alive:
+            proc.exit_raised = True
+            return _raw_throw(self, exit_of(proc))
+        return _raw_switch(self, *args, **kwargs)
+
+    def throw(self, *args: Any) -> Any:
+        proc = self.gs_process
+        if not proc.alive:
+            proc.exit_raised = True
+            return _raw_throw(self, exit_of(proc))
+        return _raw_throw(self, *args)
+
+
+class _QuietExit(GreenletExit, Exit):
+    """The ``Exit`` thrown into a killed adopted ``gevent.Greenlet``.
+
+    gevent takes a ``GreenletExit`` as a kill: no traceback from the hub, and
+    ``glet.exception`` stays ``None``; ``except gs.Exit`` still catches it.
+    """
 
 
 @final
@@ -101,6 +138,7 @@ class Process:
         "adopted",
         "alive",
         "calling",
+        "context",
         "current",
         "engine",
         "exit_raised",
@@ -135,6 +173,8 @@ class Process:
         # The server this process is blocked calling, if any: lets a call
         # detect a cycle (A calls B while B calls A) instead of deadlocking.
         self.calling: Process | None = None
+        # A dormant process's contextvars, kept while it has no engine.
+        self.context: Any = None
 
     def __repr__(self) -> str:
         return f"<Process {self.pid!r}{'' if self.alive else ' dead'}>"
@@ -159,12 +199,35 @@ def _is(reason: object, word: str) -> bool:
 
 
 def current_process() -> Process:
-    """Return the calling greenlet's process, adopting the greenlet if needed."""
+    """Return the calling greenlet's process, adopting the greenlet if needed.
+
+    Raises:
+        Exit: The caller's process is dead: a dead process cannot act. (An
+            adopted greenlet that has already had its ``Exit`` becomes a new
+            process instead: the main greenlet survives a killed test.)
+    """
     glet = getcurrent()
     proc: Process | None = getattr(glet, "gs_process", None)
-    if proc is None or (proc.adopted and not proc.alive):
-        proc = _adopt(glet)
+    if proc is None:
+        return _adopt(glet)
+    if not proc.alive:
+        if proc.adopted and proc.exit_raised:
+            return _adopt(glet)
+        proc.exit_raised = True
+        raise exit_of(proc)
     return proc
+
+
+def refuse_if_dead() -> None:
+    """Raise ``Exit`` if the caller is a dead process (it must not act).
+
+    For kernel calls that do not otherwise need the caller's process (send,
+    cast, spawn): unlike ``current_process`` it never adopts.
+    """
+    proc: Process | None = getattr(getcurrent(), "gs_process", None)
+    if proc is not None and not proc.alive and not (proc.adopted and proc.exit_raised):
+        proc.exit_raised = True
+        raise exit_of(proc)
 
 
 class ForeignThreadError(RuntimeError):
@@ -196,10 +259,16 @@ def _adopted_greenlet_ended(glet: Greenlet[..., object]) -> None:
     proc: Process | None = getattr(glet, "gs_process", None)
     if proc is not None and proc.alive:
         exc = glet.exception
-        # As in _run_body: ``raise gs.Exit(reason)`` ends the process with
-        # *reason*, not with the Exit instance.
-        reason = exc.reason if isinstance(exc, Exit) else exc
-        terminate(proc, "normal" if exc is None else reason)
+        reason: object
+        if exc is None:
+            # gevent reports a kill (``glet.kill()``, ``gevent.kill``) as a
+            # GreenletExit *value*: a killed process exits "killed", as in Erlang.
+            reason = "killed" if isinstance(glet.value, GreenletExit) else "normal"
+        else:
+            # As in _run_body: ``raise gs.Exit(reason)`` ends the process with
+            # *reason*, not with the Exit instance.
+            reason = exc.reason if isinstance(exc, Exit) else exc
+        terminate(proc, reason)
 
 
 def self() -> Pid:
@@ -226,6 +295,7 @@ def spawn_process(
     """
     if not callable(fn):
         raise TypeError(f"spawn needs a callable; got {fn!r}")
+    refuse_if_dead()
     proc = Process(current=fn if current is None else current)
     ref = None
     if link or monitor:
@@ -234,13 +304,10 @@ def spawn_process(
             _add_link(me, proc)
         if monitor:
             ref = _add_monitor(me, proc)
-    engine = Engine(_run, hub())
-    engine.gs_process = proc
-    proc.engine = engine
     _table[proc.pid] = proc
     if _instrument.enabled:
         _instrument.emit("spawn", proc.pid, fn=fn, link=link, monitor=monitor)
-    make_ready(engine, None, 0, (proc, fn, args, kwargs))
+    _borrow_engine(proc, fn, args, kwargs)
     return proc, ref
 
 
@@ -266,17 +333,70 @@ def spawn_monitor(fn: Callable[..., object], *args: object, **kwargs: Any) -> tu
     return proc.pid, ref
 
 
-def _run(start: tuple[Process, Callable[..., object], tuple[object, ...], dict[str, Any]]) -> None:
-    proc, fn, args, kwargs = start
-    del start
-    _run_body(proc, fn, args, kwargs)
+# --- engines: borrowed to run, given back when done or dormant ---------------
+
+_Job = tuple["Process", Callable[..., object], tuple[object, ...], dict[str, Any]]
+
+# Started engines parked in ``_scheduler.idle()``, waiting for a job. A job
+# is handed over by a direct switch (no hub trip, no new greenlet), and an
+# engine that is started already carries no recursion depth along.
+_pool: list[Engine] = []
+POOL_MAX: Final = 256
+_NO_ARGS: Final[tuple[object, ...]] = ()
+_NO_KWARGS: Final[dict[str, Any]] = {}
+
+
+def _borrow_engine(
+    proc: Process, fn: Callable[..., object], args: tuple[object, ...], kwargs: dict[str, Any]
+) -> None:
+    """Schedule ``fn(*args, **kwargs)`` as *proc*'s code on a pooled or new engine."""
+    engine = _pool.pop() if _pool else Engine(_engine_main, hub())
+    engine.gs_process = proc
+    make_ready(engine, None, 0, (proc, fn, args, kwargs))
+
+
+def idle_engines() -> list[RawGreenlet]:
+    """Return the engines parked in the pool (live greenlets, accounted for)."""
+    return list(_pool)
+
+
+def _engine_main(job: _Job) -> None:
+    """Run jobs, one process at a time; back to the pool after each clean end."""
+    engine = getcurrent()
+    assert isinstance(engine, Engine)
+    while True:
+        proc, fn, args, kwargs = job
+        del job
+        engine.gs_process = proc
+        # Each process has its own contextvars: a dormant one gets its own
+        # back (hibernate kept them), a new one starts empty.
+        if proc.context is not None:
+            engine.gr_context = proc.context
+            proc.context = None
+        proc.engine = engine
+        _run_body(proc, fn, args, kwargs)
+        del proc, fn, args, kwargs
+        if engine.gr_context is not None:
+            engine.gr_context = None  # never the last borrower's
+        if len(_pool) >= POOL_MAX:
+            return
+        _pool.append(engine)
+        job = _scheduler.idle()  # type: ignore[assignment]
 
 
 def _run_body(
     proc: Process, fn: Callable[..., object], args: tuple[object, ...], kwargs: dict[str, Any]
 ) -> None:
-    """Run a process's code on the current engine; turn its ending into an exit."""
+    """Run a process's code on the current engine; turn its ending into an exit.
+
+    Returns when the process is dead or dormant: either way the engine's
+    stack is unwound and it can serve another process. A KeyboardInterrupt
+    or SystemExit goes on out of the engine (gevent hands it to the main
+    greenlet).
+    """
     if not proc.alive:  # killed before it ever ran
+        if proc.engine is getcurrent():
+            proc.engine = None
         return
     reason: object = "normal"
     reraise: BaseException | None = None
@@ -311,28 +431,41 @@ class _Hibernated:
 HIBERNATED: Final = _Hibernated()
 
 
-def hibernate(proc: Process, resume: Callable[[], object]) -> object:
+def resumer(proc: Process, resume: Callable[[], object]) -> Callable[[], None]:
+    """Return what ``hibernate`` needs to run ``resume()`` on a borrowed engine.
+
+    Make it once per process and reuse it: it is called at each wake-up.
+    """
+    return partial(_borrow_engine, proc, resume, _NO_ARGS, _NO_KWARGS)
+
+
+def hibernate(proc: Process, wake: Callable[[], None]) -> object:
     """Let *proc* (the current process) give up its engine until a message comes.
 
     Returns ``HIBERNATED``, which the process's function must return at once:
-    its greenlet (and its stack) then ends. The next message starts a fresh
-    engine that runs ``resume()`` as the rest of the process.
+    its stack unwinds and its engine goes back to the pool. The next message
+    calls *wake* (from ``resumer(proc, resume)``), which borrows an engine
+    to run ``resume()`` as the rest of the process. A behaviour does this
+    whenever its mailbox is empty: an idle server holds no greenlet, only
+    its state.
+
+    Raises:
+        Exit: *proc* is dead.
     """
-    engine = Engine(partial(_wake_from_hibernation, proc, resume), hub())
-    engine.gs_process = proc
-    proc.engine = engine
+    if not proc.alive:
+        proc.exit_raised = True
+        raise exit_of(proc)
+    engine = getcurrent()
+    if engine is proc.engine:
+        proc.engine = None
+        # contextvars the process set live on in its next engine.
+        proc.context = engine.gr_context
     box = proc.mailbox
     if len(box):
-        make_ready(engine, None, 0, None)
+        wake()
     else:
-        box._waiter = engine
-        box._match = None
+        box.sleep_until_message(wake)
     return HIBERNATED
-
-
-def _wake_from_hibernation(proc: Process, resume: Callable[[], object], _value: object) -> None:
-    proc.mailbox._seq += 1  # the wait that hibernation stood for is over
-    _run_body(proc, resume, (), {})
 
 
 def report_crash(
@@ -432,6 +565,9 @@ def _bury(
                 work.append((other, reason, pid))
     proc.mailbox.clear()
     proc.calling = None
+    if _at_death and proc in _at_death:
+        for cleanup in _at_death.pop(proc):
+            cleanup()
     _unwind(proc)
 
 
@@ -440,15 +576,11 @@ def _unwind(proc: Process) -> None:
     engine = proc.engine
     if engine is None or engine is getcurrent() or engine.dead:
         return
-    if not engine:
-        # Spawned but never started (_run sees it dead and returns), or
-        # hibernating: the unstarted engine is simply dropped.
-        if proc.mailbox._waiter is engine:
-            proc.mailbox._waiter = None
-        proc.engine = None
-        return
     if proc.mailbox.interrupt():  # blocked in receive: wake it to raise Exit
         return
+    # Parked in gevent (a sleep, I/O, a lock): throw Exit in soon. A wake-up
+    # gevent had already queued may come first; Engine.switch turns it into
+    # Exit too. (An adopted greenlet is not ours: its kernel calls raise.)
     hub().loop.run_callback(_throw_exit, proc)
 
 
@@ -457,12 +589,28 @@ def _throw_exit(proc: Process) -> None:
     if engine is None or engine.dead or proc.exit_raised:
         return
     proc.exit_raised = True
-    engine.throw(exit_of(proc))
+    if isinstance(engine, Greenlet):
+        _raw_throw(engine, exit_of(proc, _QuietExit))
+    else:
+        _raw_throw(engine, exit_of(proc))
 
 
-def exit_of(proc: Process) -> Exit:
+def exit_of(proc: Process, kind: type[Exit] = Exit) -> Exit:
     """Return the ``Exit`` a dead process raises: its reason and who killed it."""
-    return Exit(proc.reason, proc.signal_from)
+    return kind(proc.reason, proc.signal_from)
+
+
+_at_death: dict[Process, list[Callable[[], object]]] = {}
+
+
+def at_death(proc: Process, cleanup: Callable[[], object]) -> None:
+    """Run ``cleanup()`` when *proc* dies, whatever kills it (as ETS tables
+    are freed with their owner). It runs inside the death, so it must not block.
+    """
+    if not proc.alive:
+        cleanup()
+        return
+    _at_death.setdefault(proc, []).append(cleanup)
 
 
 def _raise_if_dead(proc: Process) -> None:
@@ -565,7 +713,10 @@ def monitor_process(
     A dead or unknown target gets a ``Down(ref, dest, "noproc")`` at once. With
     *alias*, the ref is also an alias of *watcher* (see ``send_alias``).
     """
-    target = resolve(dest)
+    try:
+        target = resolve(dest)
+    except NoProcessError:  # a Via whose registry is gone: as unknown as a name
+        target = None
     if target is None or not target.alive:
         ref = Ref(watcher, alias)
         down_pid = target.pid if target is not None else dest
@@ -614,6 +765,17 @@ def demonitor(ref: Ref, flush: bool = False) -> bool:
     return demonitor_process(current_process(), ref, flush)
 
 
+def abandon_wait(proc: Process, ref: Ref, match: Match, mark: int) -> None:
+    """Clean up after a wait for *ref* that will never complete, however it ended.
+
+    The monitor goes, the alias is deactivated (a late answer is dropped),
+    and whatever already arrived for *ref* since *mark* is removed, so no
+    internal envelope can surface in a later receive.
+    """
+    demonitor_process(proc, ref)
+    proc.mailbox.remove_if(match, mark)
+
+
 def send_alias(ref: Ref, msg: object) -> bool:
     """Deliver *msg* to the owner of alias *ref* if the alias is still active."""
     owner = ref._owner
@@ -655,6 +817,7 @@ def send(dest: object, msg: object) -> object:
     """
     if real_get_ident() != _scheduler.node_thread:
         return _send_from_foreign_thread(dest, msg)
+    refuse_if_dead()
     if type(dest) is Pid:
         proc = dest._proc
     else:
@@ -746,18 +909,34 @@ def run_from_foreign_thread(
     return value
 
 
-def receive_in(proc: Process, match: Match | None, timeout: float | None) -> object:
-    """Receive for *proc*, the current process (see ``receive``)."""
+def receive_in(
+    proc: Process,
+    match: Match | None,
+    timeout: float | None,
+    start: int = 0,
+    in_sender: bool = False,
+) -> object:
+    """Receive for *proc*, the current process (see ``receive``).
+
+    The kernel's own waits pass *start* (a ``mailbox.mark()``: older messages
+    cannot be the answer) and *in_sender* (their match compares a reference
+    by identity, which the sender can evaluate).
+    """
     if timeout is not None and (type(timeout) is not float or not timeout >= 0.0):
         _check_timeout(timeout)
     if not proc.alive:
         proc.exit_raised = True
         raise exit_of(proc)
     try:
-        msg = proc.mailbox.get(match, timeout)
+        msg = proc.mailbox.get(match, timeout, start, in_sender)
     except Interrupted:
         proc.exit_raised = True
         raise exit_of(proc) from None
+    except TimeoutError:
+        if not proc.alive:  # mypy cannot see the switch inside get()
+            proc.exit_raised = True  # type: ignore[unreachable]
+            raise exit_of(proc) from None
+        raise
     # Woken for a message, then killed before it ran: it must not go on.
     # (mypy cannot see that the switch inside get() may change proc.alive.)
     if not proc.alive:
@@ -828,7 +1007,7 @@ def info(pid: Pid) -> dict[str, object] | None:
     engine = proc.engine
     if engine is getcurrent():
         status = "running"
-    elif proc.mailbox._waiter is not None:
+    elif proc.mailbox.is_waiting():
         status = "waiting"
     elif engine is None or not engine or _scheduler.is_queued(engine):
         status = "runnable"
@@ -862,6 +1041,7 @@ def register(name: str, pid: Pid) -> None:
     if type(name) is not str or not name:
         raise TypeError(f"a registered name must be a non-empty str; got {name!r}")
     proc = _proc_of(pid, "register")
+    refuse_if_dead()
     holder = _names.get(name)
     if holder is not None:
         raise AlreadyRegisteredError(f"name {name!r} is already registered to {holder.pid!r}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gevent.event
 import pytest
+from gevent.event import AsyncResult
 
 import greenserver as gs
 from greenserver.testing import ReportLog, wait_all_idle, wait_down
@@ -180,25 +181,24 @@ class TestLink:
 
     def test_killing_a_link_kills_the_caller_at_once(self) -> None:
         b, ref_b = gs.spawn_monitor(block_forever)
+        # A dead process cannot send: its unwinding leaves a plain trace.
+        seen: list[object] = []
 
-        def fn(test: gs.Pid) -> None:
+        def fn() -> None:
             gs.link(b)
             try:
                 gs.exit(b, "boom")
-                gs.send(test, "went on")
+                seen.append("went on")
             except BaseException as exc:
-                gs.send(test, ("unwound", exc))
+                seen.append(exc)
                 raise
 
-        a, ref_a = gs.spawn_monitor(fn, gs.self())
+        a, ref_a = gs.spawn_monitor(fn)
 
         assert wait_down(ref_a) == gs.Down(ref_a, a, "boom")
         assert wait_down(ref_b) == gs.Down(ref_b, b, "boom")
-        msg = gs.receive(timeout=BOUND)
-        assert type(msg) is tuple
-        assert msg[0] == "unwound"
-        assert type(msg[1]) is gs.Exit
-        assert msg[1].reason == "boom"
+        assert [type(e) for e in seen] == [gs.Exit]
+        assert seen[0].reason == "boom"  # type: ignore[attr-defined]
 
     def test_linking_twice_makes_one_link(self) -> None:
         gs.trap_exits(True)
@@ -240,22 +240,21 @@ class TestLink:
         gs.exit(dead, "kill")
         assert wait_down(ref).reason == "killed"
 
-        def fn(test: gs.Pid) -> None:
+        seen: list[object] = []  # a dead process cannot send: it notes here
+
+        def fn() -> None:
             try:
                 gs.link(dead)
-                gs.send(test, "linked")
+                seen.append("linked")
             except BaseException as exc:
-                gs.send(test, ("unwound", exc))
+                seen.append(exc)
                 raise
 
-        pid, ref = gs.spawn_monitor(fn, gs.self())
+        pid, ref = gs.spawn_monitor(fn)
 
         assert wait_down(ref) == gs.Down(ref, pid, "noproc")
-        msg = gs.receive(timeout=BOUND)
-        assert type(msg) is tuple
-        assert msg[0] == "unwound"
-        assert type(msg[1]) is gs.Exit
-        assert msg[1].reason == "noproc"
+        assert [type(e) for e in seen] == [gs.Exit]
+        assert seen[0].reason == "noproc"  # type: ignore[attr-defined]
 
     def test_non_pid_raises_type_error(self) -> None:
         with pytest.raises(TypeError, match=r"^link\(\) needs a Pid; got 'name'$"):
@@ -392,8 +391,8 @@ class TestSpawnLink:
             gs.receive(timeout=0)
 
 
-def wait_linked(test: gs.Pid, other: gs.Pid, wait: str) -> None:
-    """Link to *other*, say "ready", block; send *test* the ``Exit`` that ends the wait."""
+def wait_linked(test: gs.Pid, other: gs.Pid, wait: str, caught: AsyncResult[gs.Exit]) -> None:
+    """Link to *other*, say "ready", block; hand over the ``Exit`` that ends the wait."""
     gs.link(other)
     gs.send(test, "ready")
     try:
@@ -402,21 +401,18 @@ def wait_linked(test: gs.Pid, other: gs.Pid, wait: str) -> None:
         else:  # blocked in a plain gevent primitive: Exit is thrown in by the hub
             gevent.event.Event().wait()
     except gs.Exit as exc:
-        gs.send(test, exc)  # a dead process can still send, as in Erlang
+        # A dead process may not send; a gevent AsyncResult is the barrier.
+        caught.set(exc)
         raise
 
 
-def spawn_wait_linked(other: gs.Pid, wait: str = "receive") -> tuple[gs.Pid, gs.Ref]:
-    pid, ref = gs.spawn_monitor(wait_linked, gs.self(), other, wait)
+def spawn_wait_linked(
+    other: gs.Pid, wait: str = "receive"
+) -> tuple[gs.Pid, gs.Ref, AsyncResult[gs.Exit]]:
+    caught: AsyncResult[gs.Exit] = AsyncResult()
+    pid, ref = gs.spawn_monitor(wait_linked, gs.self(), other, wait, caught)
     assert gs.receive(lambda m: m == "ready", timeout=BOUND) == "ready"
-    return pid, ref
-
-
-def receive_exit() -> gs.Exit:
-    """The Exit a process caught on its way out (see ``wait_linked``)."""
-    exc = gs.receive(lambda m: isinstance(m, gs.Exit), timeout=BOUND)
-    assert isinstance(exc, gs.Exit)
-    return exc
+    return pid, ref, caught
 
 
 class TestExitNamesItsSender:
@@ -425,13 +421,13 @@ class TestExitNamesItsSender:
     @pytest.mark.parametrize("wait", ["receive", "gevent"])
     def test_a_linked_crash_names_the_dead_process_and_its_reason(self, wait: str) -> None:
         crasher, crasher_ref = gs.spawn_monitor(exit_on_request)
-        _, ref = spawn_wait_linked(crasher, wait)
+        _, ref, caught = spawn_wait_linked(crasher, wait)
 
         gs.send(crasher, ValueError("boom"))
 
         wait_down(crasher_ref)
         wait_down(ref)
-        exc = receive_exit()
+        exc = caught.get(timeout=BOUND)
         assert exc.from_ == crasher
         assert repr(exc.reason) == "ValueError('boom')"
         assert str(exc) == f"exit signal from {crasher!r}: ValueError('boom')"
@@ -439,12 +435,12 @@ class TestExitNamesItsSender:
 
     def test_exit_names_its_caller(self) -> None:
         other = gs.spawn(block_forever)
-        victim, ref = spawn_wait_linked(other)
+        victim, ref, caught = spawn_wait_linked(other)
 
         gs.exit(victim, "kill")
 
         wait_down(ref)
-        exc = receive_exit()
+        exc = caught.get(timeout=BOUND)
         assert (exc.from_, exc.reason) == (gs.self(), "killed")
         assert str(exc) == f"exit signal from {gs.self()!r}: 'killed'"
         gs.exit(other, "kill")
@@ -453,31 +449,31 @@ class TestExitNamesItsSender:
         """A dies of B's death, which died of C's: A's Exit names B."""
         c, c_ref = gs.spawn_monitor(exit_on_request)
         b, b_ref = spawn_linked_to(c)
-        _, a_ref = spawn_wait_linked(b)
+        _, a_ref, caught = spawn_wait_linked(b)
 
         gs.send(c, "boom")
 
         for ref in (c_ref, b_ref, a_ref):
             assert wait_down(ref).reason == "boom"
-        exc = receive_exit()
+        exc = caught.get(timeout=BOUND)
         assert (exc.from_, exc.reason) == (b, "boom")
 
     def test_linking_to_a_dead_process_names_it(self) -> None:
         dead, dead_ref = gs.spawn_monitor(exit_on_request)
         gs.send(dead, "normal")
         wait_down(dead_ref)
-        test = gs.self()
+        caught: AsyncResult[gs.Exit] = AsyncResult()
 
         def link_dead() -> None:
             try:
                 gs.link(dead)
             except gs.Exit as exc:
-                gs.send(test, exc)
+                caught.set(exc)
                 raise
 
         wait_down(gs.spawn_monitor(link_dead)[1])
 
-        exc = receive_exit()
+        exc = caught.get(timeout=BOUND)
         assert (exc.from_, exc.reason) == (dead, "noproc")
 
     def test_an_exit_raised_by_the_process_itself_names_nobody(self) -> None:
