@@ -21,13 +21,16 @@ MKDOCS = NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs
 .NOTPARALLEL:
 .PHONY: demo test lint typecheck lint-imports docs docs-strict stress bench format clean sysdeps
 
-# System packages the tests and the KV benchmark need, as command:package
+# System packages the tests and the benchmarks need, as command:package
 # pairs (Debian names): redis-tools (redis-cli, redis-benchmark) and
-# redis-server.  tools/sysdeps.sh does nothing when every command is there,
-# installs the packages unattended where apt-get exists (CI runs it as root,
-# CI=true, no terminal), and otherwise stops with the list to install.
-# `make demo` needs none of them: only `test` and `bench` depend on sysdeps.
-SYSDEPS = redis-cli:redis-tools redis-benchmark:redis-tools redis-server:redis-server
+# redis-server for the KV server; erlang-nox (erl, epmd) and elixir (OTP 25
+# nodes for the distribution tests).  tools/sysdeps.sh does nothing when
+# every command is there, installs the packages unattended where apt-get
+# exists (CI runs it as root, CI=true, no terminal), and otherwise stops
+# with the list to install.  `make demo` needs none of them: only `test`,
+# `stress` and `bench` depend on sysdeps.
+SYSDEPS = redis-cli:redis-tools redis-benchmark:redis-tools redis-server:redis-server \
+	erl:erlang-nox epmd:erlang-nox elixir:elixir
 sysdeps:
 	@sh tools/sysdeps.sh $(SYSDEPS)
 
@@ -88,6 +91,7 @@ stress: sysdeps $(INSTALLED_TEST)
 bench: sysdeps $(INSTALLED_BENCH) $(INSTALLED_TEST)
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.kv_bench
+	$(BIN)/python -m bench.nodes_bench
 	$(BIN)/python -m pytest -q -m stress tests
 
 format: $(INSTALLED_TEST)

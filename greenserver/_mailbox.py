@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable
 from itertools import islice
 from time import monotonic
-from typing import Any, Final, final
+from typing import Any, Final
 
 from greenlet import getcurrent
 from greenlet import greenlet as RawGreenlet
@@ -50,7 +50,8 @@ def _in_receiver(_msg: object) -> bool:
     return True  # never called: a sentinel telling ``put`` to wake the receiver
 
 
-@final
+# Not @final: the stand-in of another node's process has a Mailbox subclass
+# whose put() forwards to that node (greenserver._dist_node.Outbox).
 class Mailbox:
     """The message queue of one process, with at most one blocked reader."""
 

@@ -150,6 +150,7 @@ class Process:
         "pid",
         "reason",
         "reductions",
+        "remote",
         "signal_from",
         "trap_exit",
     )
@@ -175,6 +176,8 @@ class Process:
         self.calling: Process | None = None
         # A dormant process's contextvars, kept while it has no engine.
         self.context: Any = None
+        # Not None for a stand-in of another node's process (see RemoteBackend).
+        self.remote: object = None
 
     def __repr__(self) -> str:
         return f"<Process {self.pid!r}{'' if self.alive else ' dead'}>"
@@ -541,6 +544,8 @@ def _bury(
             if target.monitored_by is not None:
                 target.monitored_by.pop(ref, None)
             ref._alias = False
+            if target.remote is not None:
+                remote_backend.demonitor(proc, target, ref)
     watchers = proc.monitored_by
     if watchers:
         proc.monitored_by = None
@@ -550,7 +555,10 @@ def _bury(
             if watcher.alive:
                 if _instrument.enabled:
                     _instrument.emit("down", watcher.pid, ref=ref, target=pid, reason=reason)
-                watcher.mailbox.put(Down(ref, pid, reason))
+                if watcher.remote is not None:
+                    remote_backend.down(watcher, ref, proc, reason)
+                else:
+                    watcher.mailbox.put(Down(ref, pid, reason))
     links = proc.links
     if links:
         proc.links = None
@@ -559,7 +567,9 @@ def _bury(
                 other.links.discard(proc)
             if not other.alive:
                 continue
-            if other.trap_exit:
+            if other.remote is not None:
+                remote_backend.link_exit(proc, other, reason)
+            elif other.trap_exit:
                 other.mailbox.put(ExitSignal(pid, reason))
             elif not _is(reason, "normal"):
                 work.append((other, reason, pid))
@@ -641,6 +651,9 @@ def exit(pid: Pid, reason: object) -> None:
     """
     target = _proc_of(pid, "exit")
     me = current_process()
+    if target.remote is not None:
+        remote_backend.exit(me, target, reason)
+        return
     _deliver_signal(target, me.pid, reason)
     _raise_if_dead(me)
 
@@ -655,6 +668,8 @@ def _add_link(a: Process, b: Process) -> None:
     if b.links is None:
         b.links = set()
     b.links.add(a)
+    if b.remote is not None:
+        remote_backend.link(a, b)
     if _instrument.enabled:
         _instrument.emit("link", a.pid, other=b.pid)
 
@@ -688,18 +703,25 @@ def unlink(pid: Pid) -> None:
         me.links.discard(target)
     if target.links is not None:
         target.links.discard(me)
+    if target.remote is not None:
+        remote_backend.unlink(me, target)
     if _instrument.enabled:
         _instrument.emit("unlink", me.pid, other=pid)
 
 
-def _add_monitor(watcher: Process, target: Process, *, alias: bool = False) -> Ref:
-    ref = Ref(watcher, alias)
+def _add_monitor(
+    watcher: Process, target: Process, *, alias: bool = False, ref: Ref | None = None
+) -> Ref:
+    if ref is None:
+        ref = Ref(watcher, alias)
     if watcher.monitors is None:
         watcher.monitors = {}
     watcher.monitors[ref] = target
     if target.monitored_by is None:
         target.monitored_by = {}
     target.monitored_by[ref] = watcher
+    if target.remote is not None:
+        remote_backend.monitor(watcher, target, ref)
     if _instrument.enabled:
         _instrument.emit("monitor", watcher.pid, ref=ref, target=target.pid)
     return ref
@@ -749,6 +771,8 @@ def demonitor_process(watcher: Process, ref: Ref, flush: bool = False) -> bool:
             found = True
             if target.monitored_by is not None:
                 target.monitored_by.pop(ref, None)
+            if target.remote is not None:
+                remote_backend.demonitor(watcher, target, ref)
     if flush and not found:
         watcher.mailbox.remove_if(lambda m: type(m) is Down and m.ref is ref)
     return found
@@ -805,7 +829,11 @@ def resolve(dest: object) -> Process | None:
     if type(dest) is Via:
         pid = via_backend.whereis(dest)
         return None if pid is None else pid._proc
-    raise TypeError(f"expected a Pid, a registered name (str) or a gs.Via; got {dest!r}")
+    if type(dest) is tuple and len(dest) == 2:
+        return remote_backend.resolve(dest)
+    raise TypeError(
+        f"expected a Pid, a registered name (str), a (name, node) pair or a gs.Via; got {dest!r}"
+    )
 
 
 def send(dest: object, msg: object) -> object:
@@ -1074,3 +1102,90 @@ def whereis(name: str) -> Pid | None:
 def registered() -> list[str]:
     """Return every registered name."""
     return list(_names)
+
+
+# --- processes of other nodes -------------------------------------------------
+#
+# A pid of another node is a ``Pid`` whose process is a *stand-in*: a
+# ``Process`` with ``remote`` set, whose mailbox forwards what it is given to
+# that node (greenserver.node makes both). Sends, casts and calls reach it
+# through ``mailbox.put`` like any process, so the local fast paths pay
+# nothing for distribution. Links, monitors and exit signals that involve a
+# stand-in go through ``remote_backend``; the functions below are how the
+# distribution layer delivers what other nodes tell it.
+
+
+class RemoteBackend:
+    """What the kernel asks of the distribution layer (greenserver.node installs one)."""
+
+    def resolve(self, dest: tuple[object, object]) -> Process | None:
+        raise TypeError(
+            f"{dest!r} names a process of another node, but this node is not "
+            "distributed: call gs.node.start() first"
+        )
+
+    def link(self, local: Process, remote: Process) -> None:
+        """*local* linked itself to *remote*."""
+
+    def unlink(self, local: Process, remote: Process) -> None:
+        """*local* removed its link to *remote*."""
+
+    def link_exit(self, local: Process, remote: Process, reason: object) -> None:
+        """*local*, linked to *remote*, died of *reason*."""
+
+    def monitor(self, watcher: Process, remote: Process, ref: Ref) -> None:
+        """*watcher* monitors *remote* under *ref*."""
+
+    def demonitor(self, watcher: Process, remote: Process, ref: Ref) -> None:
+        """*watcher* dropped (or died with) its monitor *ref* on *remote*."""
+
+    def down(self, watcher: Process, ref: Ref, target: Process, reason: object) -> None:
+        """*target*, monitored by the remote *watcher* under *ref*, died of *reason*."""
+
+    def exit(self, sender: Process, remote: Process, reason: object) -> None:
+        """*sender* called ``exit(remote, reason)``."""
+
+
+remote_backend = RemoteBackend()
+
+
+def remote_link_signal(local: Process, remote: Process, reason: object) -> None:
+    """Deliver the exit signal of a remote process through its link to *local*."""
+    if local.links is None or remote not in local.links:
+        return  # unlinked meanwhile: the signal has nothing to travel on
+    local.links.discard(remote)
+    if remote.links is not None:
+        remote.links.discard(local)
+    if not local.alive:
+        return
+    if local.trap_exit:
+        local.mailbox.put(ExitSignal(remote.pid, reason))
+    elif not _is(reason, "normal"):
+        terminate(local, reason)
+
+
+def remote_unlink(local: Process, remote: Process) -> None:
+    """Remove the link between *local* and *remote* (the remote side asked)."""
+    if local.links is not None:
+        local.links.discard(remote)
+    if remote.links is not None:
+        remote.links.discard(local)
+
+
+def remote_exit_signal(local: Process, remote: Process, reason: object) -> None:
+    """Deliver ``exit(local, reason)`` called by a remote process."""
+    _deliver_signal(local, remote.pid, reason)
+
+
+def remote_monitor_fired(watcher: Process, ref: Ref, target: object, reason: object) -> None:
+    """The remote process *watcher* monitored under *ref* died: deliver its ``Down``."""
+    ref._alias = False
+    if watcher.monitors is None:
+        return
+    remote = watcher.monitors.pop(ref, None)
+    if remote is None:
+        return
+    if remote.monitored_by is not None:
+        remote.monitored_by.pop(ref, None)
+    if watcher.alive:
+        watcher.mailbox.put(Down(ref, target, reason))
