@@ -83,8 +83,8 @@ class Answer:
 
 
 def send_reply(from_: Ref, value: object) -> None:
-    owner = from_._owner
-    if from_._alias and owner is not None and owner.alive:
+    owner = from_.alias_owner()
+    if owner is not None:
         if _instrument.enabled:
             _instrument.emit("reply", owner.pid, ref=from_, value=value)
         # An active call alias means its owner waits on this very call, and
