@@ -80,11 +80,18 @@ class Answer:
         self.value = value
 
 
+# Records show what the user wrote: the request, the reply value.
+_instrument.register_view(Call, lambda msg: msg.request)
+_instrument.register_view(Cast, lambda msg: msg.request)
+_instrument.register_view(System, lambda msg: msg.request)
+_instrument.register_view(Answer, lambda msg: msg.value)
+
+
 def send_reply(from_: Ref, value: object) -> None:
     owner = from_._owner
     if from_._alias and owner is not None and owner.alive:
         if _instrument.enabled:
-            _instrument.emit("reply", owner.pid, ref=from_, value=value)
+            _instrument.emit("reply", _instrument.actor(), to=owner.pid, ref=from_, value=value)
         owner.mailbox.put(Answer(from_, value))
 
 
@@ -193,7 +200,7 @@ def cast_process(server: object, request: object) -> None:
             return
     if proc is not None and proc.alive:
         if _instrument.enabled:
-            _instrument.emit("cast", proc.pid, request=request)
+            _instrument.emit("cast", _instrument.actor(), server=proc.pid, request=request)
         proc.mailbox.put(Cast(request))
 
 

@@ -186,7 +186,7 @@ def _adopt(glet: RawGreenlet) -> Process:
     if isinstance(glet, Greenlet):
         glet.rawlink(_adopted_greenlet_ended)
     if _instrument.enabled:
-        _instrument.emit("spawn", proc.pid, adopted=True)
+        _instrument.emit("spawn", proc.pid, parent=None, adopted=True)
     return proc
 
 
@@ -237,7 +237,9 @@ def spawn_process(
     proc.engine = engine
     _table[proc.pid] = proc
     if _instrument.enabled:
-        _instrument.emit("spawn", proc.pid, fn=fn, link=link, monitor=monitor)
+        _instrument.emit(
+            "spawn", proc.pid, parent=_instrument.actor(), fn=fn, link=link, monitor=monitor
+        )
     make_ready(engine, None, 0, (proc, fn, args, kwargs))
     return proc, ref
 
@@ -649,7 +651,7 @@ def send(dest: object, msg: object) -> object:
         proc = found
     if proc.alive:
         if _instrument.enabled:
-            _instrument.emit("send", proc.pid, msg=msg)
+            _instrument.emit("send", _instrument.actor(), to=dest, msg=_instrument.shown(msg))
         proc.mailbox.put(msg)
     return msg
 
@@ -720,7 +722,7 @@ def receive_in(proc: Process, match: Match | None, timeout: float | None) -> obj
         raise Exit(proc.reason)
     proc.reductions += 1
     if _instrument.enabled:
-        _instrument.emit("receive", proc.pid, msg=msg)
+        _instrument.emit("receive", proc.pid, msg=_instrument.shown(msg))
     return msg
 
 

@@ -87,7 +87,7 @@ class _Body:
         reply = (ref, value)
         owner = ref._owner
         if _instrument.enabled and ref._alias and owner is not None and owner.alive:
-            _instrument.emit("send", owner.pid, msg=reply)
+            _instrument.emit("send", _instrument.actor(), to=owner.pid, msg=reply)
         send_alias(ref, reply)
 
 
