@@ -73,6 +73,10 @@ _switch = RawGreenlet.switch
 real_get_ident: Callable[[], int] = get_original("_thread", "get_ident")
 node_thread: int | None = None
 
+# Called once, in the node's thread, when its hub is first made: the system
+# monitor starts there (on by default, yet no thread or timer at import).
+node_start_hooks: list[Callable[[], None]] = []
+
 
 def hub() -> Hub:
     """Return the hub that runs every process (the first thread's hub)."""
@@ -87,6 +91,8 @@ def hub() -> Hub:
             # so run it once now (what gevent.sleep(0) does).
             h.loop.run_callback(getcurrent().switch)
             _switch(h)
+        for hook in node_start_hooks:
+            hook()
     return h
 
 
@@ -184,6 +190,11 @@ def is_foreign_thread() -> bool:
 def run_in_node(fn: Callable[..., object], *args: object) -> None:
     """Run ``fn(*args)`` in the node's hub soon; safe to call from any OS thread."""
     hub().loop.run_callback_threadsafe(fn, *args)
+
+
+def has_ready() -> bool:
+    """Return whether some greenlet waits to be started or switched into."""
+    return bool(_ready or _starting)
 
 
 def is_queued(glet: RawGreenlet) -> bool:

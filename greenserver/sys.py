@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
+from . import _sysmon
 from ._calls import System, call_process
 from ._dynamic_supervisor import DynamicSupervisor, _DynState
 from ._errors import NoProcessError
@@ -28,9 +29,11 @@ from ._process import Process, resolve
 from ._process import info as process_info
 from ._supervisor import Supervisor
 from ._supervisor import _State as _SupState
+from ._sysmon import SystemMonitorWarning
 from ._sysmsg import DebugFn, Event
 
 __all__ = [
+    "SystemMonitorWarning",
     "change_code",
     "get_state",
     "get_status",
@@ -44,6 +47,8 @@ __all__ = [
     "statistics",
     "supervisor_children",
     "suspend",
+    "system_monitor",
+    "system_monitor_warnings",
     "trace",
     "tree",
 ]
@@ -195,6 +200,58 @@ def install(server: object, fn: DebugFn, timeout: float | None = 5.0) -> None:
 def remove(server: object, fn: DebugFn, timeout: float | None = 5.0) -> None:
     """Stop calling a function ``install`` added."""
     _request(server, ("debug", "remove", fn), timeout)
+
+
+# --- the system monitor ----------------------------------------------------------------
+
+_KEEP: Final[Any] = object()
+
+
+def system_monitor(
+    *,
+    long_schedule: float | None = _KEEP,
+    long_message_queue: int | None = _KEEP,
+    notify: Pid | None = _KEEP,
+) -> dict[str, Any]:
+    """Read or change the system monitor (Erlang's ``erlang:system_monitor``).
+
+    The monitor reports, as structlog ``system_monitor`` warnings:
+
+    * ``long_schedule``: a process ran longer than this many seconds without
+      switching (default 0.5), so nothing else on the node could run. The
+      report names the process and where it was (``where``, ``frames``).
+    * ``long_message_queue``: a mailbox holds more than this many messages
+      (default 10,000); reported once, and again after it fell below half.
+
+    ``None`` turns a check off. With ``notify=pid`` each warning is also sent
+    to *pid* as a ``SystemMonitorWarning(kind, pid, info)`` message. Settings
+    left out stay as they are; the settings in force are returned. Call it
+    from the node's thread.
+
+    Raises:
+        ValueError: A limit is not a positive number (or None).
+        TypeError: *notify* is not a Pid (or None).
+    """
+    changes = {
+        key: value
+        for key, value in (
+            ("long_schedule", long_schedule),
+            ("long_message_queue", long_message_queue),
+            ("notify", notify),
+        )
+        if value is not _KEEP
+    }
+    return _sysmon.configure(changes)
+
+
+def system_monitor_warnings() -> list[dict[str, Any]]:
+    """Return the system monitor's recent warnings (the last 100), oldest first.
+
+    Each is a dict with ``time`` (epoch seconds), ``kind``, ``pid``, ``name``,
+    ``current`` and the keys of its kind (``ran_for``, ``where``, ``frames``;
+    ``message_queue_len``), as the structlog report has them.
+    """
+    return _sysmon.recent()
 
 
 # --- the supervision tree ------------------------------------------------------
