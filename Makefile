@@ -19,16 +19,18 @@ TYPE_PATHS = $(wildcard greenserver examples tests/typing)
 .PHONY: demo test lint typecheck lint-imports stress bench format clean sysdeps
 
 # System packages the tests and the KV benchmark need: Debian's redis-tools
-# (redis-cli, redis-benchmark) and redis-server.  Does nothing when present;
-# works unattended (CI runs it as root, CI=true, no terminal).
+# (redis-cli, redis-benchmark) and redis-server, and chromium for the
+# observer's browser test (Playwright drives it; `playwright install` cannot
+# download a browser here).  Does nothing when present; works unattended
+# (CI runs it as root, CI=true, no terminal).
 SUDO = $(if $(filter 0,$(shell id -u)),,sudo)
 sysdeps:
 	@if ! command -v redis-cli >/dev/null || ! command -v redis-benchmark >/dev/null \
-	   || ! command -v redis-server >/dev/null; then \
-	  echo "sysdeps: installing redis-tools and redis-server"; \
+	   || ! command -v redis-server >/dev/null || ! test -x /usr/bin/chromium; then \
+	  echo "sysdeps: installing redis-tools, redis-server and chromium"; \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-	    redis-tools redis-server; \
+	    redis-tools redis-server chromium; \
 	fi
 
 $(BIN)/python:

@@ -6,7 +6,7 @@ README and ``API.md`` for the contract.
 
 from __future__ import annotations
 
-from . import sys, trace
+from . import observer, sys, trace
 from ._agent import Agent
 from ._child_spec import ChildSpec
 from ._dynamic_supervisor import DynamicSupervisor
@@ -90,6 +90,7 @@ __all__ = [
     "info",
     "link",
     "monitor",
+    "observer",
     "processes",
     "receive",
     "register",

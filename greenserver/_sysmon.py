@@ -250,8 +250,19 @@ def _report_long_schedule(ran_for: float) -> None:
         "frames": stack,
     }
     if proc is None:
-        info["current"] = "the gevent hub or a greenlet that is not a process"
+        info["current"] = _not_a_process()
     _warn("long_schedule", proc, info)
+
+
+def _not_a_process() -> str:
+    """Say what runs in the node's thread when no process does."""
+    hub = _scheduler.hub()  # made already: the watchdog runs only after it
+    if hub and hub.gr_frame is None:
+        return "the gevent hub (a loop callback)"
+    main = _main
+    if main is not None and main.gr_frame is None:
+        return "the main greenlet (not a process)"
+    return "a greenlet that is not a process"
 
 
 def _stack(frame: FrameType | None) -> list[str]:
@@ -303,7 +314,8 @@ def _warn(kind: str, proc: _process.Process | None, info: dict[str, Any]) -> Non
         "kind": kind,
         "pid": pid,
         "name": None if proc is None else proc.name,
-        "current": getattr(current, "__qualname__", None) or repr(current),
+        # A function or a class; an adopted greenlet without one by its type.
+        "current": getattr(current, "__qualname__", None) or type(current).__name__,
         **info,
     }
     if proc is None:
