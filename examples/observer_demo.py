@@ -102,6 +102,7 @@ def start_system(idle: int) -> gs.Pid:
         gs.send(mailbox, ("unread", i))
     for _ in range(idle):
         gs.spawn(gs.receive, lambda m: m == "stop")
+    gevent.sleep(0.2)  # let the hub run: the legacy stall is a stall of its own
     gs.spawn(legacy)
     assert top is not None
     return top
