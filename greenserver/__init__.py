@@ -6,9 +6,11 @@ README and ``API.md`` for the contract.
 
 from __future__ import annotations
 
-from . import observer, sys, trace
+from . import node, observer, sys, trace
 from ._agent import Agent
 from ._child_spec import ChildSpec
+from ._dist_node import NodeDown
+from ._dist_terms import Atom
 from ._dynamic_supervisor import DynamicSupervisor
 from ._errors import (
     AlreadyRegisteredError,
@@ -17,6 +19,7 @@ from ._errors import (
     CallError,
     CallTimeoutError,
     Exit,
+    NodeError,
     NoProcessError,
     ServerExitError,
     StartError,
@@ -59,6 +62,7 @@ __all__ = [
     "Agent",
     "AlreadyRegisteredError",
     "AlreadyStartedError",
+    "Atom",
     "BadReturnError",
     "CallError",
     "CallTimeoutError",
@@ -71,6 +75,8 @@ __all__ = [
     "Ignore",
     "NoProcessError",
     "NoReply",
+    "NodeDown",
+    "NodeError",
     "Ok",
     "Pid",
     "Ref",
@@ -90,6 +96,7 @@ __all__ = [
     "info",
     "link",
     "monitor",
+    "node",
     "observer",
     "processes",
     "receive",

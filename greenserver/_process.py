@@ -17,6 +17,11 @@ Erlang's rules, which the rest of the library relies on:
   dead with those effects still missing. Its greenlet then unwinds at its
   next switch point (a greenlet cannot be pre-empted: a process spinning on
   the CPU dies only when it next blocks).
+* A killed process never runs another line of its code: its engine's next
+  switch raises ``Exit``, whatever wakes it (a message, a gevent timer, I/O,
+  a ``sleep(0)`` already queued), and so does any kernel call it makes
+  (spawn, send, link, monitor, register, call, start). One that catches
+  ``Exit`` and carries on is thrown ``Exit`` again at each switch.
 * Messages from one process to another arrive in the order they were sent.
 """
 
@@ -84,13 +89,45 @@ class ViaBackend:
 via_backend = ViaBackend()
 
 
+_raw_switch = RawGreenlet.switch
+_raw_throw = RawGreenlet.throw
+
+
 @final
 class Engine(RawGreenlet):
-    """The greenlet a spawned process runs on."""
+    """The greenlet a spawned process runs on.
+
+    The kernel switches into engines with greenlet's own ``switch``; these
+    overrides only see the wake-ups that gevent makes (a timer, an I/O
+    watcher, a ``sleep``, a ``Timeout``). A dead process gets ``Exit``
+    instead, so it cannot run on after its death, however it was woken.
+    """
 
     __slots__ = ("gs_process",)
 
     gs_process: Process
+
+    def switch(self, *args: Any, **kwargs: Any) -> Any:
+        proc = self.gs_process
+        if not proc.alive:
+            proc.exit_raised = True
+            return _raw_throw(self, Exit(proc.reason))
+        return _raw_switch(self, *args, **kwargs)
+
+    def throw(self, *args: Any) -> Any:
+        proc = self.gs_process
+        if not proc.alive:
+            proc.exit_raised = True
+            return _raw_throw(self, Exit(proc.reason))
+        return _raw_throw(self, *args)
+
+
+class _QuietExit(GreenletExit, Exit):
+    """The ``Exit`` thrown into a killed adopted ``gevent.Greenlet``.
+
+    gevent takes a ``GreenletExit`` as a kill: no traceback from the hub, and
+    ``glet.exception`` stays ``None``; ``except gs.Exit`` still catches it.
+    """
 
 
 @final
@@ -101,6 +138,7 @@ class Process:
         "adopted",
         "alive",
         "calling",
+        "context",
         "current",
         "engine",
         "exit_raised",
@@ -112,6 +150,7 @@ class Process:
         "pid",
         "reason",
         "reductions",
+        "remote",
         "trap_exit",
     )
 
@@ -133,6 +172,10 @@ class Process:
         # The server this process is blocked calling, if any: lets a call
         # detect a cycle (A calls B while B calls A) instead of deadlocking.
         self.calling: Process | None = None
+        # A dormant process's contextvars, kept while it has no engine.
+        self.context: Any = None
+        # Not None for a stand-in of another node's process (see RemoteBackend).
+        self.remote: object = None
 
     def __repr__(self) -> str:
         return f"<Process {self.pid!r}{'' if self.alive else ' dead'}>"
@@ -157,12 +200,35 @@ def _is(reason: object, word: str) -> bool:
 
 
 def current_process() -> Process:
-    """Return the calling greenlet's process, adopting the greenlet if needed."""
+    """Return the calling greenlet's process, adopting the greenlet if needed.
+
+    Raises:
+        Exit: The caller's process is dead: a dead process cannot act. (An
+            adopted greenlet that has already had its ``Exit`` becomes a new
+            process instead: the main greenlet survives a killed test.)
+    """
     glet = getcurrent()
     proc: Process | None = getattr(glet, "gs_process", None)
-    if proc is None or (proc.adopted and not proc.alive):
-        proc = _adopt(glet)
+    if proc is None:
+        return _adopt(glet)
+    if not proc.alive:
+        if proc.adopted and proc.exit_raised:
+            return _adopt(glet)
+        proc.exit_raised = True
+        raise Exit(proc.reason)
     return proc
+
+
+def refuse_if_dead() -> None:
+    """Raise ``Exit`` if the caller is a dead process (it must not act).
+
+    For kernel calls that do not otherwise need the caller's process (send,
+    cast, spawn): unlike ``current_process`` it never adopts.
+    """
+    proc: Process | None = getattr(getcurrent(), "gs_process", None)
+    if proc is not None and not proc.alive and not (proc.adopted and proc.exit_raised):
+        proc.exit_raised = True
+        raise Exit(proc.reason)
 
 
 class ForeignThreadError(RuntimeError):
@@ -194,10 +260,16 @@ def _adopted_greenlet_ended(glet: Greenlet[..., object]) -> None:
     proc: Process | None = getattr(glet, "gs_process", None)
     if proc is not None and proc.alive:
         exc = glet.exception
-        # As in _run_body: ``raise gs.Exit(reason)`` ends the process with
-        # *reason*, not with the Exit instance.
-        reason = exc.reason if isinstance(exc, Exit) else exc
-        terminate(proc, "normal" if exc is None else reason)
+        reason: object
+        if exc is None:
+            # gevent reports a kill (``glet.kill()``, ``gevent.kill``) as a
+            # GreenletExit *value*: a killed process exits "killed", as in Erlang.
+            reason = "killed" if isinstance(glet.value, GreenletExit) else "normal"
+        else:
+            # As in _run_body: ``raise gs.Exit(reason)`` ends the process with
+            # *reason*, not with the Exit instance.
+            reason = exc.reason if isinstance(exc, Exit) else exc
+        terminate(proc, reason)
 
 
 def self() -> Pid:
@@ -224,6 +296,7 @@ def spawn_process(
     """
     if not callable(fn):
         raise TypeError(f"spawn needs a callable; got {fn!r}")
+    refuse_if_dead()
     proc = Process(current=fn if current is None else current)
     ref = None
     if link or monitor:
@@ -232,15 +305,12 @@ def spawn_process(
             _add_link(me, proc)
         if monitor:
             ref = _add_monitor(me, proc)
-    engine = Engine(_run, hub())
-    engine.gs_process = proc
-    proc.engine = engine
     _table[proc.pid] = proc
     if _instrument.enabled:
         _instrument.emit(
             "spawn", proc.pid, parent=_instrument.actor(), fn=fn, link=link, monitor=monitor
         )
-    make_ready(engine, None, 0, (proc, fn, args, kwargs))
+    _borrow_engine(proc, fn, args, kwargs)
     return proc, ref
 
 
@@ -266,17 +336,70 @@ def spawn_monitor(fn: Callable[..., object], *args: object, **kwargs: Any) -> tu
     return proc.pid, ref
 
 
-def _run(start: tuple[Process, Callable[..., object], tuple[object, ...], dict[str, Any]]) -> None:
-    proc, fn, args, kwargs = start
-    del start
-    _run_body(proc, fn, args, kwargs)
+# --- engines: borrowed to run, given back when done or dormant ---------------
+
+_Job = tuple["Process", Callable[..., object], tuple[object, ...], dict[str, Any]]
+
+# Started engines parked in ``_scheduler.idle()``, waiting for a job. A job
+# is handed over by a direct switch (no hub trip, no new greenlet), and an
+# engine that is started already carries no recursion depth along.
+_pool: list[Engine] = []
+POOL_MAX: Final = 256
+_NO_ARGS: Final[tuple[object, ...]] = ()
+_NO_KWARGS: Final[dict[str, Any]] = {}
+
+
+def _borrow_engine(
+    proc: Process, fn: Callable[..., object], args: tuple[object, ...], kwargs: dict[str, Any]
+) -> None:
+    """Schedule ``fn(*args, **kwargs)`` as *proc*'s code on a pooled or new engine."""
+    engine = _pool.pop() if _pool else Engine(_engine_main, hub())
+    engine.gs_process = proc
+    make_ready(engine, None, 0, (proc, fn, args, kwargs))
+
+
+def idle_engines() -> list[RawGreenlet]:
+    """Return the engines parked in the pool (live greenlets, accounted for)."""
+    return list(_pool)
+
+
+def _engine_main(job: _Job) -> None:
+    """Run jobs, one process at a time; back to the pool after each clean end."""
+    engine = getcurrent()
+    assert isinstance(engine, Engine)
+    while True:
+        proc, fn, args, kwargs = job
+        del job
+        engine.gs_process = proc
+        # Each process has its own contextvars: a dormant one gets its own
+        # back (hibernate kept them), a new one starts empty.
+        if proc.context is not None:
+            engine.gr_context = proc.context
+            proc.context = None
+        proc.engine = engine
+        _run_body(proc, fn, args, kwargs)
+        del proc, fn, args, kwargs
+        if engine.gr_context is not None:
+            engine.gr_context = None  # never the last borrower's
+        if len(_pool) >= POOL_MAX:
+            return
+        _pool.append(engine)
+        job = _scheduler.idle()  # type: ignore[assignment]
 
 
 def _run_body(
     proc: Process, fn: Callable[..., object], args: tuple[object, ...], kwargs: dict[str, Any]
 ) -> None:
-    """Run a process's code on the current engine; turn its ending into an exit."""
+    """Run a process's code on the current engine; turn its ending into an exit.
+
+    Returns when the process is dead or dormant: either way the engine's
+    stack is unwound and it can serve another process. A KeyboardInterrupt
+    or SystemExit goes on out of the engine (gevent hands it to the main
+    greenlet).
+    """
     if not proc.alive:  # killed before it ever ran
+        if proc.engine is getcurrent():
+            proc.engine = None
         return
     reason: object = "normal"
     reraise: BaseException | None = None
@@ -311,28 +434,41 @@ class _Hibernated:
 HIBERNATED: Final = _Hibernated()
 
 
-def hibernate(proc: Process, resume: Callable[[], object]) -> object:
+def resumer(proc: Process, resume: Callable[[], object]) -> Callable[[], None]:
+    """Return what ``hibernate`` needs to run ``resume()`` on a borrowed engine.
+
+    Make it once per process and reuse it: it is called at each wake-up.
+    """
+    return partial(_borrow_engine, proc, resume, _NO_ARGS, _NO_KWARGS)
+
+
+def hibernate(proc: Process, wake: Callable[[], None]) -> object:
     """Let *proc* (the current process) give up its engine until a message comes.
 
     Returns ``HIBERNATED``, which the process's function must return at once:
-    its greenlet (and its stack) then ends. The next message starts a fresh
-    engine that runs ``resume()`` as the rest of the process.
+    its stack unwinds and its engine goes back to the pool. The next message
+    calls *wake* (from ``resumer(proc, resume)``), which borrows an engine
+    to run ``resume()`` as the rest of the process. A behaviour does this
+    whenever its mailbox is empty: an idle server holds no greenlet, only
+    its state.
+
+    Raises:
+        Exit: *proc* is dead.
     """
-    engine = Engine(partial(_wake_from_hibernation, proc, resume), hub())
-    engine.gs_process = proc
-    proc.engine = engine
+    if not proc.alive:
+        proc.exit_raised = True
+        raise Exit(proc.reason)
+    engine = getcurrent()
+    if engine is proc.engine:
+        proc.engine = None
+        # contextvars the process set live on in its next engine.
+        proc.context = engine.gr_context
     box = proc.mailbox
     if len(box):
-        make_ready(engine, None, 0, None)
+        wake()
     else:
-        box._waiter = engine
-        box._match = None
+        box.sleep_until_message(wake)
     return HIBERNATED
-
-
-def _wake_from_hibernation(proc: Process, resume: Callable[[], object], _value: object) -> None:
-    proc.mailbox._seq += 1  # the wait that hibernation stood for is over
-    _run_body(proc, resume, (), {})
 
 
 def report_crash(
@@ -400,6 +536,8 @@ def _bury(proc: Process, reason: object, work: list[tuple[Process, object]]) -> 
             if target.monitored_by is not None:
                 target.monitored_by.pop(ref, None)
             ref._alias = False
+            if target.remote is not None:
+                remote_backend.demonitor(proc, target, ref)
     watchers = proc.monitored_by
     if watchers:
         proc.monitored_by = None
@@ -409,7 +547,10 @@ def _bury(proc: Process, reason: object, work: list[tuple[Process, object]]) -> 
             if watcher.alive:
                 if _instrument.enabled:
                     _instrument.emit("down", watcher.pid, ref=ref, target=pid, reason=reason)
-                watcher.mailbox.put(Down(ref, pid, reason))
+                if watcher.remote is not None:
+                    remote_backend.down(watcher, ref, proc, reason)
+                else:
+                    watcher.mailbox.put(Down(ref, pid, reason))
     links = proc.links
     if links:
         proc.links = None
@@ -418,12 +559,17 @@ def _bury(proc: Process, reason: object, work: list[tuple[Process, object]]) -> 
                 other.links.discard(proc)
             if not other.alive:
                 continue
-            if other.trap_exit:
+            if other.remote is not None:
+                remote_backend.link_exit(proc, other, reason)
+            elif other.trap_exit:
                 other.mailbox.put(ExitSignal(pid, reason))
             elif not _is(reason, "normal"):
                 work.append((other, reason))
     proc.mailbox.clear()
     proc.calling = None
+    if _at_death and proc in _at_death:
+        for cleanup in _at_death.pop(proc):
+            cleanup()
     _unwind(proc)
 
 
@@ -432,15 +578,11 @@ def _unwind(proc: Process) -> None:
     engine = proc.engine
     if engine is None or engine is getcurrent() or engine.dead:
         return
-    if not engine:
-        # Spawned but never started (_run sees it dead and returns), or
-        # hibernating: the unstarted engine is simply dropped.
-        if proc.mailbox._waiter is engine:
-            proc.mailbox._waiter = None
-        proc.engine = None
-        return
     if proc.mailbox.interrupt():  # blocked in receive: wake it to raise Exit
         return
+    # Parked in gevent (a sleep, I/O, a lock): throw Exit in soon. A wake-up
+    # gevent had already queued may come first; Engine.switch turns it into
+    # Exit too. (An adopted greenlet is not ours: its kernel calls raise.)
     hub().loop.run_callback(_throw_exit, proc)
 
 
@@ -449,7 +591,23 @@ def _throw_exit(proc: Process) -> None:
     if engine is None or engine.dead or proc.exit_raised:
         return
     proc.exit_raised = True
-    engine.throw(Exit(proc.reason))
+    if isinstance(engine, Greenlet):
+        _raw_throw(engine, _QuietExit(proc.reason))
+    else:
+        _raw_throw(engine, Exit(proc.reason))
+
+
+_at_death: dict[Process, list[Callable[[], object]]] = {}
+
+
+def at_death(proc: Process, cleanup: Callable[[], object]) -> None:
+    """Run ``cleanup()`` when *proc* dies, whatever kills it (as ETS tables
+    are freed with their owner). It runs inside the death, so it must not block.
+    """
+    if not proc.alive:
+        cleanup()
+        return
+    _at_death.setdefault(proc, []).append(cleanup)
 
 
 def _raise_if_dead(proc: Process) -> None:
@@ -480,6 +638,9 @@ def exit(pid: Pid, reason: object) -> None:
     """
     target = _proc_of(pid, "exit")
     me = current_process()
+    if target.remote is not None:
+        remote_backend.exit(me, target, reason)
+        return
     _deliver_signal(target, me.pid, reason)
     _raise_if_dead(me)
 
@@ -494,6 +655,8 @@ def _add_link(a: Process, b: Process) -> None:
     if b.links is None:
         b.links = set()
     b.links.add(a)
+    if b.remote is not None:
+        remote_backend.link(a, b)
     if _instrument.enabled:
         _instrument.emit("link", a.pid, other=b.pid)
 
@@ -527,18 +690,25 @@ def unlink(pid: Pid) -> None:
         me.links.discard(target)
     if target.links is not None:
         target.links.discard(me)
+    if target.remote is not None:
+        remote_backend.unlink(me, target)
     if _instrument.enabled:
         _instrument.emit("unlink", me.pid, other=pid)
 
 
-def _add_monitor(watcher: Process, target: Process, *, alias: bool = False) -> Ref:
-    ref = Ref(watcher, alias)
+def _add_monitor(
+    watcher: Process, target: Process, *, alias: bool = False, ref: Ref | None = None
+) -> Ref:
+    if ref is None:
+        ref = Ref(watcher, alias)
     if watcher.monitors is None:
         watcher.monitors = {}
     watcher.monitors[ref] = target
     if target.monitored_by is None:
         target.monitored_by = {}
     target.monitored_by[ref] = watcher
+    if target.remote is not None:
+        remote_backend.monitor(watcher, target, ref)
     if _instrument.enabled:
         _instrument.emit("monitor", watcher.pid, ref=ref, target=target.pid)
     return ref
@@ -552,7 +722,10 @@ def monitor_process(
     A dead or unknown target gets a ``Down(ref, dest, "noproc")`` at once. With
     *alias*, the ref is also an alias of *watcher* (see ``send_alias``).
     """
-    target = resolve(dest)
+    try:
+        target = resolve(dest)
+    except NoProcessError:  # a Via whose registry is gone: as unknown as a name
+        target = None
     if target is None or not target.alive:
         ref = Ref(watcher, alias)
         down_pid = target.pid if target is not None else dest
@@ -585,6 +758,8 @@ def demonitor_process(watcher: Process, ref: Ref, flush: bool = False) -> bool:
             found = True
             if target.monitored_by is not None:
                 target.monitored_by.pop(ref, None)
+            if target.remote is not None:
+                remote_backend.demonitor(watcher, target, ref)
     if flush and not found:
         watcher.mailbox.remove_if(lambda m: type(m) is Down and m.ref is ref)
     return found
@@ -599,6 +774,17 @@ def demonitor(ref: Ref, flush: bool = False) -> bool:
     if type(ref) is not Ref:
         raise TypeError(f"demonitor needs a Ref from gs.monitor(); got {ref!r}")
     return demonitor_process(current_process(), ref, flush)
+
+
+def abandon_wait(proc: Process, ref: Ref, match: Match, mark: int) -> None:
+    """Clean up after a wait for *ref* that will never complete, however it ended.
+
+    The monitor goes, the alias is deactivated (a late answer is dropped),
+    and whatever already arrived for *ref* since *mark* is removed, so no
+    internal envelope can surface in a later receive.
+    """
+    demonitor_process(proc, ref)
+    proc.mailbox.remove_if(match, mark)
 
 
 def send_alias(ref: Ref, msg: object) -> bool:
@@ -630,7 +816,11 @@ def resolve(dest: object) -> Process | None:
     if type(dest) is Via:
         pid = via_backend.whereis(dest)
         return None if pid is None else pid._proc
-    raise TypeError(f"expected a Pid, a registered name (str) or a gs.Via; got {dest!r}")
+    if type(dest) is tuple and len(dest) == 2:
+        return remote_backend.resolve(dest)
+    raise TypeError(
+        f"expected a Pid, a registered name (str), a (name, node) pair or a gs.Via; got {dest!r}"
+    )
 
 
 def send(dest: object, msg: object) -> object:
@@ -642,6 +832,7 @@ def send(dest: object, msg: object) -> object:
     """
     if real_get_ident() != _scheduler.node_thread:
         return _send_from_foreign_thread(dest, msg)
+    refuse_if_dead()
     if type(dest) is Pid:
         proc = dest._proc
     else:
@@ -703,18 +894,34 @@ def run_from_foreign_thread(fn: Callable[[], object], timeout: float | None, wha
     return value
 
 
-def receive_in(proc: Process, match: Match | None, timeout: float | None) -> object:
-    """Receive for *proc*, the current process (see ``receive``)."""
+def receive_in(
+    proc: Process,
+    match: Match | None,
+    timeout: float | None,
+    start: int = 0,
+    in_sender: bool = False,
+) -> object:
+    """Receive for *proc*, the current process (see ``receive``).
+
+    The kernel's own waits pass *start* (a ``mailbox.mark()``: older messages
+    cannot be the answer) and *in_sender* (their match compares a reference
+    by identity, which the sender can evaluate).
+    """
     if timeout is not None and (type(timeout) is not float or not timeout >= 0.0):
         _check_timeout(timeout)
     if not proc.alive:
         proc.exit_raised = True
         raise Exit(proc.reason)
     try:
-        msg = proc.mailbox.get(match, timeout)
+        msg = proc.mailbox.get(match, timeout, start, in_sender)
     except Interrupted:
         proc.exit_raised = True
         raise Exit(proc.reason) from None
+    except TimeoutError:
+        if not proc.alive:  # mypy cannot see the switch inside get()
+            proc.exit_raised = True  # type: ignore[unreachable]
+            raise Exit(proc.reason) from None
+        raise
     # Woken for a message, then killed before it ran: it must not go on.
     # (mypy cannot see that the switch inside get() may change proc.alive.)
     if not proc.alive:
@@ -785,7 +992,7 @@ def info(pid: Pid) -> dict[str, object] | None:
     engine = proc.engine
     if engine is getcurrent():
         status = "running"
-    elif proc.mailbox._waiter is not None:
+    elif proc.mailbox.is_waiting():
         status = "waiting"
     elif engine is None or not engine or _scheduler.is_queued(engine):
         status = "runnable"
@@ -819,6 +1026,7 @@ def register(name: str, pid: Pid) -> None:
     if type(name) is not str or not name:
         raise TypeError(f"a registered name must be a non-empty str; got {name!r}")
     proc = _proc_of(pid, "register")
+    refuse_if_dead()
     holder = _names.get(name)
     if holder is not None:
         raise AlreadyRegisteredError(f"name {name!r} is already registered to {holder.pid!r}")
@@ -851,3 +1059,90 @@ def whereis(name: str) -> Pid | None:
 def registered() -> list[str]:
     """Return every registered name."""
     return list(_names)
+
+
+# --- processes of other nodes -------------------------------------------------
+#
+# A pid of another node is a ``Pid`` whose process is a *stand-in*: a
+# ``Process`` with ``remote`` set, whose mailbox forwards what it is given to
+# that node (greenserver.node makes both). Sends, casts and calls reach it
+# through ``mailbox.put`` like any process, so the local fast paths pay
+# nothing for distribution. Links, monitors and exit signals that involve a
+# stand-in go through ``remote_backend``; the functions below are how the
+# distribution layer delivers what other nodes tell it.
+
+
+class RemoteBackend:
+    """What the kernel asks of the distribution layer (greenserver.node installs one)."""
+
+    def resolve(self, dest: tuple[object, object]) -> Process | None:
+        raise TypeError(
+            f"{dest!r} names a process of another node, but this node is not "
+            "distributed: call gs.node.start() first"
+        )
+
+    def link(self, local: Process, remote: Process) -> None:
+        """*local* linked itself to *remote*."""
+
+    def unlink(self, local: Process, remote: Process) -> None:
+        """*local* removed its link to *remote*."""
+
+    def link_exit(self, local: Process, remote: Process, reason: object) -> None:
+        """*local*, linked to *remote*, died of *reason*."""
+
+    def monitor(self, watcher: Process, remote: Process, ref: Ref) -> None:
+        """*watcher* monitors *remote* under *ref*."""
+
+    def demonitor(self, watcher: Process, remote: Process, ref: Ref) -> None:
+        """*watcher* dropped (or died with) its monitor *ref* on *remote*."""
+
+    def down(self, watcher: Process, ref: Ref, target: Process, reason: object) -> None:
+        """*target*, monitored by the remote *watcher* under *ref*, died of *reason*."""
+
+    def exit(self, sender: Process, remote: Process, reason: object) -> None:
+        """*sender* called ``exit(remote, reason)``."""
+
+
+remote_backend = RemoteBackend()
+
+
+def remote_link_signal(local: Process, remote: Process, reason: object) -> None:
+    """Deliver the exit signal of a remote process through its link to *local*."""
+    if local.links is None or remote not in local.links:
+        return  # unlinked meanwhile: the signal has nothing to travel on
+    local.links.discard(remote)
+    if remote.links is not None:
+        remote.links.discard(local)
+    if not local.alive:
+        return
+    if local.trap_exit:
+        local.mailbox.put(ExitSignal(remote.pid, reason))
+    elif not _is(reason, "normal"):
+        terminate(local, reason)
+
+
+def remote_unlink(local: Process, remote: Process) -> None:
+    """Remove the link between *local* and *remote* (the remote side asked)."""
+    if local.links is not None:
+        local.links.discard(remote)
+    if remote.links is not None:
+        remote.links.discard(local)
+
+
+def remote_exit_signal(local: Process, remote: Process, reason: object) -> None:
+    """Deliver ``exit(local, reason)`` called by a remote process."""
+    _deliver_signal(local, remote.pid, reason)
+
+
+def remote_monitor_fired(watcher: Process, ref: Ref, target: object, reason: object) -> None:
+    """The remote process *watcher* monitored under *ref* died: deliver its ``Down``."""
+    ref._alias = False
+    if watcher.monitors is None:
+        return
+    remote = watcher.monitors.pop(ref, None)
+    if remote is None:
+        return
+    if remote.monitored_by is not None:
+        remote.monitored_by.pop(ref, None)
+    if watcher.alive:
+        watcher.mailbox.put(Down(ref, target, reason))

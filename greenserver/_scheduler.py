@@ -66,6 +66,8 @@ _unarmed: list[tuple[Waitable, int, RawGreenlet, float]] = []
 _pass_scheduled = False
 _budget = HANDOFF_BUDGET
 _hub: Hub | None = None
+# The kernel switches with greenlet's own method: an engine's ``switch``
+# override (``_process.Engine``) guards the wake-ups that gevent makes.
 _switch = RawGreenlet.switch
 
 # The OS thread whose hub runs every process. Read through the *original*
@@ -120,18 +122,39 @@ def park(box: Waitable, deadline: float | None) -> object:
     The caller has set ``box._waiter`` to the current greenlet. *deadline*
     (a ``time.monotonic()`` value) arms a timeout that wakes it with TIMEOUT.
     """
-    global _budget, _pass_scheduled
+    global _pass_scheduled, _budget
     if deadline is not None:
         _unarmed.append((box, box._seq, getcurrent(), deadline))
         if not _pass_scheduled:
             _pass_scheduled = True
             hub().loop.run_callback(_hub_pass)
+    # idle(), inlined: this is every blocking receive (test_scheduler pins it).
     ready = _ready
     while ready and _budget > 0:
         glet, other, seq, value = ready.popleft()
         if other is None or other._seq == seq:
             _budget -= 1
-            return glet.switch(value)
+            return _switch(glet, value)
+    h = _hub if _hub is not None else hub()
+    if getcurrent() is h:
+        raise RuntimeError("cannot block inside the gevent hub (a loop callback)")
+    return _switch(h)
+
+
+def idle() -> object:
+    """Block the current greenlet until someone switches to it; return the value.
+
+    Switches straight to the next ready greenlet when there is one (and the
+    budget allows), else to the hub. ``park`` ends here; a pooled engine
+    waits here for its next job.
+    """
+    global _budget
+    ready = _ready
+    while ready and _budget > 0:
+        glet, other, seq, value = ready.popleft()
+        if other is None or other._seq == seq:
+            _budget -= 1
+            return _switch(glet, value)
     h = _hub if _hub is not None else hub()
     if getcurrent() is h:
         raise RuntimeError("cannot block inside the gevent hub (a loop callback)")
@@ -149,14 +172,14 @@ def _hub_pass() -> None:
     for _ in range(len(starting)):
         glet, box, seq, value = starting.popleft()
         if box is None or box._seq == seq:
-            glet.switch(value)
+            _switch(glet, value)
     ready = _ready
     for _ in range(len(ready)):
         if not ready:
             break
         glet, box, seq, value = ready.popleft()
         if box is None or box._seq == seq:
-            glet.switch(value)
+            _switch(glet, value)
     if (ready or starting or _unarmed) and not _pass_scheduled:
         _pass_scheduled = True
         hub().loop.run_callback(_hub_pass)
@@ -177,7 +200,7 @@ def _arm_timers() -> None:
 def _expire(box: Waitable, seq: int, glet: RawGreenlet) -> None:
     if box._seq == seq and box._waiter is glet:
         box._waiter = None
-        glet.switch(TIMEOUT)
+        _switch(glet, TIMEOUT)
 
 
 def is_foreign_thread() -> bool:
