@@ -52,6 +52,10 @@ def render(snapshot: dict[str, Any], url: str) -> Any:
     head = Text.assemble(
         ("greenserver top ", "bold green"),
         f"{url}  ",
+        ("node ", "dim"),
+        f"{summary['node'] or 'not distributed'}  ",
+        ("connected ", "dim"),
+        f"{', '.join(summary['nodes']) or 'none'}  ",
         ("processes ", "dim"),
         f"{summary['processes']:,}  ",
         ("queued ", "dim"),

@@ -190,6 +190,10 @@ _mailbox = attrgetter("mailbox")
 def summary(procs: Sequence[Process]) -> dict[str, Any]:
     """Return node-wide figures."""
     return {
+        # This node's name (None when not distributed) and the nodes it is
+        # connected to; their own processes are on their own observers.
+        "node": gs.node.name(),
+        "nodes": gs.node.list(),
         "processes": len(procs),
         "queued": sum(map(len, map(_mailbox, procs))),
         "registered": len(gs.registered()),

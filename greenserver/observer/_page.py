@@ -59,6 +59,8 @@ PAGE: Final = """<!doctype html>
 <body>
 <header>
   <h1>greenserver observer</h1>
+  <span class="figure">node <b id="node-name">-</b></span>
+  <span class="figure">connected <b id="node-list">-</b></span>
   <span class="figure">processes <b id="processes-count">-</b></span>
   <span class="figure">queued messages <b id="queued-count">-</b></span>
   <span class="figure">registered names <b id="registered-count">-</b></span>
@@ -132,6 +134,8 @@ function live(text, down) {
 
 function render(snap) {
   live("live \u2022 " + new Date(snap.summary.time * 1000).toLocaleTimeString());
+  document.getElementById("node-name").textContent = snap.summary.node || "not distributed";
+  document.getElementById("node-list").textContent = snap.summary.nodes.join(", ") || "none";
   document.getElementById("processes-count").textContent = snap.summary.processes.toLocaleString();
   document.getElementById("queued-count").textContent = snap.summary.queued.toLocaleString();
   document.getElementById("registered-count").textContent = snap.summary.registered;
