@@ -130,7 +130,8 @@ class TestDetail:
 
         detail: dict[str, Any] = observer.snapshot(detail=repr(plain))["detail"]
 
-        assert "sys" not in detail and "sys_error" not in detail
+        assert "sys" not in detail
+        assert "sys_error" not in detail
         assert (detail["behaviour"], detail["mailbox"]) == (False, 0)
         assert (gs.info(plain) or {})["message_queue_len"] == 0
         stop_plain(plain)
