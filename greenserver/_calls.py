@@ -90,8 +90,8 @@ _instrument.register_view(Answer, lambda msg: msg.value)
 
 
 def send_reply(from_: Ref, value: object) -> None:
-    owner = from_._owner
-    if from_._alias and owner is not None and owner.alive:
+    owner = from_.alias_owner()
+    if owner is not None:
         if _instrument.enabled:
             _instrument.emit("reply", _instrument.actor(), to=owner.pid, ref=from_, value=value)
         # An active call alias means its owner waits on this very call, and

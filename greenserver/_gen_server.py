@@ -138,7 +138,7 @@ def _debug_in(ctx: _Context, msg: object) -> None:
     mtype = type(msg)
     if mtype is Call:
         assert isinstance(msg, Call)
-        owner = msg.from_._owner
+        owner = msg.from_.owner()
         event = {
             "event": "in",
             "kind": "call",
@@ -156,7 +156,7 @@ def _debug_in(ctx: _Context, msg: object) -> None:
 
 
 def _debug_out(ctx: _Context, from_: Ref, reply: object) -> None:
-    owner = from_._owner
+    owner = from_.owner()
     ctx.event({"event": "out", "reply": reply, "to": owner.pid if owner is not None else None})
 
 
@@ -344,6 +344,14 @@ def _flow(ctx: _Context, callback: str, result: object) -> NoReply[Any]:
     raise BadReturnError(f"{type(ctx.server).__qualname__}.{callback}", result)
 
 
+def _client_of(last: object) -> Pid | None:
+    """The caller of the call being handled when the server crashed, if any."""
+    if type(last) is Call:
+        owner = last.from_.owner()
+        return owner.pid if owner is not None else None
+    return None
+
+
 def _terminate(
     ctx: _Context,
     reason: object,
@@ -367,9 +375,7 @@ def _terminate(
     except Exception as exc:
         reason = exc
     if not is_normal(reason):
-        client = (
-            ctx.last.from_._owner.pid if type(ctx.last) is Call and ctx.last.from_._owner else None
-        )
+        client = _client_of(ctx.last)
         _crash_report(
             proc, ctx.server, reason, ctx.last, state, None, client=client, debug=ctx.debug
         )

@@ -535,7 +535,7 @@ def _bury(proc: Process, reason: object, work: list[tuple[Process, object]]) -> 
         for ref, target in monitors.items():
             if target.monitored_by is not None:
                 target.monitored_by.pop(ref, None)
-            ref._alias = False
+            ref.deactivate()
             if target.remote is not None:
                 remote_backend.demonitor(proc, target, ref)
     watchers = proc.monitored_by
@@ -750,7 +750,7 @@ def demonitor_process(watcher: Process, ref: Ref, flush: bool = False) -> bool:
     is dropped. A monitor still active here cannot have delivered its ``Down``,
     so the mailbox is only scanned when it was not.
     """
-    ref._alias = False
+    ref.deactivate()
     found = False
     if watcher.monitors is not None:
         target = watcher.monitors.pop(ref, None)
@@ -789,8 +789,8 @@ def abandon_wait(proc: Process, ref: Ref, match: Match, mark: int) -> None:
 
 def send_alias(ref: Ref, msg: object) -> bool:
     """Deliver *msg* to the owner of alias *ref* if the alias is still active."""
-    owner = ref._owner
-    if not ref._alias or owner is None or not owner.alive:
+    owner = ref.alias_owner()
+    if owner is None:
         return False
     owner.mailbox.put(msg)
     return True
@@ -1136,7 +1136,7 @@ def remote_exit_signal(local: Process, remote: Process, reason: object) -> None:
 
 def remote_monitor_fired(watcher: Process, ref: Ref, target: object, reason: object) -> None:
     """The remote process *watcher* monitored under *ref* died: deliver its ``Down``."""
-    ref._alias = False
+    ref.deactivate()
     if watcher.monitors is None:
         return
     remote = watcher.monitors.pop(ref, None)

@@ -47,7 +47,7 @@ def wait_all_idle(timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         busy = [p for p in _process.live_processes() if p is not me and not p.mailbox.is_waiting()]
-        if not busy and not _scheduler._ready and not _scheduler._starting:
+        if not busy and not _scheduler.has_ready():
             return
         if time.monotonic() > deadline:
             raise TimeoutError(f"processes still busy after {timeout}s: {[p.pid for p in busy]!r}")
