@@ -12,7 +12,7 @@ behaviour is asked for its state through ``sys`` (a system message, handled
 between callbacks); a plain process is never sent anything. The collector is
 a process of its own (``gs.observer.Collector``, visible in the table); it
 builds rows only for the page shown and spaces its snapshots so that it
-takes less than 4% of the node's time, which keeps a node of 100,000
+takes at most 3% of the node's time, which keeps a node of 100,000
 processes responsive while a page is open.
 
 ``python -m greenserver.observer URL`` shows the same table in a terminal.
@@ -44,7 +44,7 @@ from ._page import PAGE
 
 __all__ = ["Collector", "Observer", "ObserverStatistics", "serve"]
 
-SHARE: Final = 0.04  # the collector's budget: this share of the node's time
+SHARE: Final = 0.03  # the collector's budget: this share of the node's time
 MIN_INTERVAL: Final = 1.0  # seconds between two snapshots of one page, at least
 TREES_EVERY: Final = 2.0  # seconds a tree snapshot is reused
 _ASK_TIMEOUT: Final = 10.0
