@@ -179,7 +179,9 @@ class Observer:
     def __init__(self, host: str, port: int) -> None:
         self._stopping = Event()
         listener = _listen(host, port)
-        self.collector: Pid = GenServer.start(Collector, None)  # type: ignore[assignment]
+        collector = GenServer.start(Collector, None)
+        assert collector is not None  # its init never ignores
+        self.collector: Pid = collector
         # SERVER_NAME given: gevent would look the address up in a resolver
         # thread, left running for the rest of the program.
         self._server = WSGIServer(listener, self._app, log=None, environ={"SERVER_NAME": host})
