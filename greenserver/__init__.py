@@ -6,7 +6,7 @@ README and ``API.md`` for the contract.
 
 from __future__ import annotations
 
-from . import node, sys, trace
+from . import node, observer, sys, trace
 from ._agent import Agent
 from ._child_spec import ChildSpec
 from ._dist_node import NodeDown
@@ -98,6 +98,7 @@ __all__ = [
     "link",
     "monitor",
     "node",
+    "observer",
     "processes",
     "receive",
     "register",

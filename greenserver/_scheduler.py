@@ -103,6 +103,10 @@ _switch = RawGreenlet.switch
 real_get_ident: Callable[[], int] = get_original("_thread", "get_ident")
 node_thread: int | None = None
 
+# Called once, in the node's thread, when its hub is first made: the system
+# monitor starts there (on by default, yet no thread or timer at import).
+node_start_hooks: list[Callable[[], None]] = []
+
 
 def hub() -> Hub:
     """Return the hub that runs every process (the first thread's hub)."""
@@ -117,6 +121,8 @@ def hub() -> Hub:
             # so run it once now (what gevent.sleep(0) does).
             h.loop.run_callback(getcurrent().switch)
             _switch(h)
+        for hook in node_start_hooks:
+            hook()
     return h
 
 
