@@ -46,6 +46,9 @@ class _DynState:
 
 
 class _DynamicServer(GenServer[_DynState]):
+    def _sys_children(self, state: _DynState) -> list[tuple[object, object, str]] | None:
+        return [(None, pid, spec.type) for pid, spec in state.children.items()]
+
     def behaviour_class(self) -> type:
         return DynamicSupervisor
 

@@ -438,6 +438,8 @@ def _system(ctx: _Context, msg: System, state: Any) -> Any:
         state, answer = _change_code(ctx, state, *request[1:])
     elif kind == "debug":
         answer = _debug_request(ctx, request[1], request[2])
+    elif kind == "children":
+        answer = ("ok", ctx.server._sys_children(state))
     else:
         answer = ("error", ValueError(f"unknown system request {request!r}"))
     send_reply(msg.from_, answer)
@@ -813,6 +815,11 @@ class GenServer(Generic[S]):
     def behaviour_class(self) -> type:
         """Return the class that introspection shows for this server (itself by default)."""
         return type(self)
+
+    def _sys_children(self, state: S) -> list[tuple[object, object, str]] | None:
+        # The answer to the system request "children": a supervisor lists
+        # (id, pid or None or "restarting", type); any other server, None.
+        return None
 
     # --- callbacks -----------------------------------------------------------
 

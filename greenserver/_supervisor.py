@@ -322,6 +322,9 @@ class _State:
 class _SupervisorServer(GenServer[_State]):
     """The GenServer under every Supervisor (OTP's ``supervisor`` module)."""
 
+    def _sys_children(self, state: _State) -> list[tuple[object, object, str]] | None:
+        return [(c.spec.id, c.pid, c.spec.type) for c in state.children]
+
     module: type[Supervisor] | None = None
 
     def behaviour_class(self) -> type:

@@ -21,14 +21,13 @@ from typing import Any, Final
 
 from . import _sysmon
 from ._calls import System, call_process
-from ._dynamic_supervisor import DynamicSupervisor, _DynState
+from ._dynamic_supervisor import DynamicSupervisor
 from ._errors import NoProcessError
 from ._gen_server import GenServer
 from ._pid import Pid
 from ._process import Process, resolve
 from ._process import info as process_info
 from ._supervisor import Supervisor
-from ._supervisor import _State as _SupState
 from ._sysmon import SystemMonitorWarning
 from ._sysmsg import DebugFn, Event
 
@@ -269,23 +268,21 @@ def tree(root: object, timeout: float | None = 5.0) -> dict[str, Any]:
     proc = resolve(root)
     if proc is None or not proc.alive:
         raise NoProcessError(f"no process {root!r}", server=root)
-    if not _runs_a_behaviour(proc) or _children(get_state(proc.pid, timeout)) is None:
+    if not _runs_a_behaviour(proc) or _children(proc.pid, timeout) is None:
         raise TypeError(f"{root!r} is not a supervisor")
     return _node(None, proc.pid, "supervisor", timeout)
 
 
-def _children(state: object) -> list[tuple[object, object, str]] | None:
-    """Read a supervisor's children from its state; None for any other process.
+def _children(pid: Pid, timeout: float | None) -> list[tuple[object, object, str]] | None:
+    """Ask a behaviour process for its children; None from any but a supervisor.
 
-    Going through ``get_state`` (a system request) rather than
-    ``which_children`` works on suspended supervisors too, and never sends a
-    worker a call it does not understand.
+    A system request (every behaviour answers it; supervisors with their
+    children) rather than ``which_children``: it works on suspended
+    supervisors too, never sends a worker a call it does not understand, and
+    sys needs no knowledge of a supervisor's state.
     """
-    if type(state) is _SupState:
-        return [(c.spec.id, c.pid, c.spec.type) for c in state.children]
-    if type(state) is _DynState:
-        return [(None, pid, spec.type) for pid, spec in state.children.items()]
-    return None
+    children: list[tuple[object, object, str]] | None = _request(pid, ("children",), timeout)
+    return children
 
 
 def supervisor_children(
@@ -299,7 +296,7 @@ def supervisor_children(
     proc = pid._proc
     if not proc.alive or not _runs_a_behaviour(proc):
         return None
-    return _children(get_state(pid, timeout))
+    return _children(pid, timeout)
 
 
 def _node(child_id: object, pid: object, kind: str, timeout: float | None) -> dict[str, Any]:
@@ -316,7 +313,7 @@ def _node(child_id: object, pid: object, kind: str, timeout: float | None) -> di
         return node  # a plain process: what the kernel knows is all we show
     try:
         status = get_status(pid, timeout)
-        children = _children(get_state(pid, timeout)) if kind == "supervisor" else None
+        children = _children(pid, timeout) if kind == "supervisor" else None
     except Exception:
         return node  # died or too busy to answer: the kernel's view will do
     node["class"] = status["class"].__qualname__
