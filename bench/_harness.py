@@ -56,6 +56,7 @@ UNITS = {
     "B/proc": (1.0, "B/proc"),
     "s": (1.0, "s"),
     "B": (2.0**-30, "GiB"),
+    "share": (100.0, "%"),  # a share of the node's time
 }
 
 

@@ -6,7 +6,7 @@ README and ``API.md`` for the contract.
 
 from __future__ import annotations
 
-from . import node, sys, trace
+from . import node, observer, sys, trace
 from ._agent import Agent
 from ._child_spec import ChildSpec
 from ._dist_node import NodeDown
@@ -53,7 +53,7 @@ from ._process import (
 )
 from ._registry import Registry
 from ._results import Ignore, NoReply, Ok, Reply, Stop
-from ._supervisor import Supervisor
+from ._supervisor import Supervisor, SupervisorSpec
 from ._task import Task, TaskSupervisor
 
 __version__ = "0.1.0"
@@ -87,6 +87,7 @@ __all__ = [
     "Stop",
     "Supervisor",
     "SupervisorError",
+    "SupervisorSpec",
     "Task",
     "TaskSupervisor",
     "Via",
@@ -97,6 +98,7 @@ __all__ = [
     "link",
     "monitor",
     "node",
+    "observer",
     "processes",
     "receive",
     "register",

@@ -29,6 +29,8 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("_supervisor", "_gs_start_link"): "Cls.start_link is cached on the user's class, so "
     "two child specs built from it compare equal",
     ("node", "_exit"): "os._exit: a peer node ends its OS process at once",
+    ("_sysmon", "_current_frames"): "sys._current_frames: the system monitor's watchdog "
+    "reads where the node's thread is stuck, as gevent's monitor thread does",
 }
 
 
