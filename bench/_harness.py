@@ -477,7 +477,10 @@ def table(results: Sequence[Result], quick: bool = False) -> str:
         unit = UNITS[r.case.unit][1]
         name = r.case.name
         if r.skipped or r.error:
-            why = f"skipped: {r.skipped}" if r.skipped else f"ERROR: {r.error}"
+            # Only the last line of an error (a subprocess's traceback ends
+            # with the exception): the whole of it is in the JSON results.
+            last = (r.error or "").strip().splitlines()[-1:] or [""]
+            why = f"skipped: {r.skipped}" if r.skipped else f"ERROR: {last[0]}"
             rows.append((name, "-", unit, "", f"({why})", "", ""))
             continue
         spread = r.spread
@@ -500,13 +503,22 @@ def table(results: Sequence[Result], quick: bool = False) -> str:
         for i, sub in enumerate(subrows or [["", "", ""]]):
             lead = first if i == 0 else ("", "", "", "")
             rows.append((*lead, *sub))
-    widths = [max(len(row[i]) for row in (head, *rows)) for i in range(len(head))]
+    # A skipped or failed row's note overflows its column instead of widening it.
+    sized = [row for row in rows if not row[4].startswith("(")]
+    widths = [
+        max(len(row[i]) for row in (head, *(rows if i < 4 else sized))) for i in range(len(head))
+    ]
     right = {1, 3, 5}
 
     def line(row: tuple[str, ...]) -> str:
+        note = row[4].startswith("(")  # name, "-", unit, then the note as it is
         cells = [
-            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
-            for i, cell in enumerate(row)
+            cell
+            if note and i == 4
+            else cell.rjust(widths[i])
+            if i in right
+            else cell.ljust(widths[i])
+            for i, cell in enumerate(row[:5] if note else row)
         ]
         return "  ".join(cells).rstrip()
 

@@ -130,3 +130,16 @@ class TestSharedRun:
         assert first == (1.0, 10.0)
         assert second == 2.0
         assert runs == [5, 5]
+
+
+class TestErrorRows:
+    def test_a_traceback_shows_its_last_line_and_widens_no_column(self) -> None:
+        failed = Result(
+            make_case("loadgen.request"), error="RuntimeError: failed:\n  File x\nOops: y"
+        )
+        text = table([result(make_case("a.b"), 1e-6), failed])
+
+        [head, *_] = text.splitlines()
+        row = next(line for line in text.splitlines() if line.startswith("loadgen.request"))
+        assert row.endswith("µs/op     (ERROR: Oops: y)")
+        assert len(head) < 60
