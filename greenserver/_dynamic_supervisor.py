@@ -15,8 +15,11 @@ from . import _instrument, _reports
 from ._child_spec import ChildSpec, to_child_spec
 from ._errors import StartError, SupervisorError
 from ._gen_server import GenServer, _start
+from ._links import trap_exits
+from ._messages import send
+from ._names import Via
 from ._pid import Pid, Ref
-from ._process import ExitSignal, Via, current_process, is_normal, send, trap_exits
+from ._process import ExitSignal, current_process, is_normal
 from ._results import NoReply, Ok, Reply, Stop
 from ._supervisor import (
     Intensity,

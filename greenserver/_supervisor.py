@@ -25,21 +25,11 @@ from . import _clock, _instrument, _reports
 from ._child_spec import ChildSpec, to_child_spec
 from ._errors import AlreadyStartedError, BadReturnError, Exit, StartError, SupervisorError
 from ._gen_server import GenServer, _start
+from ._links import demonitor, monitor, trap_exits, unlink
+from ._messages import receive, send
+from ._names import Via
 from ._pid import Pid, Ref
-from ._process import (
-    Down,
-    ExitSignal,
-    Via,
-    current_process,
-    demonitor,
-    exit,
-    is_normal,
-    monitor,
-    receive,
-    send,
-    trap_exits,
-    unlink,
-)
+from ._process import Down, ExitSignal, current_process, exit, is_normal
 from ._results import Ignore, NoReply, Ok, Reply, Stop
 
 A = TypeVar("A")
