@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from . import sys, trace
 from ._agent import Agent
+from ._application import Application
 from ._child_spec import ChildSpec
 from ._dynamic_supervisor import DynamicSupervisor
 from ._errors import (
@@ -59,6 +60,7 @@ __all__ = [
     "Agent",
     "AlreadyRegisteredError",
     "AlreadyStartedError",
+    "Application",
     "BadReturnError",
     "CallError",
     "CallTimeoutError",

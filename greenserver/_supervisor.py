@@ -506,20 +506,25 @@ def _count(state: _State) -> dict[str, int]:
 
 class _SupervisorStart:
     """``Supervisor.start_link(children, ...)`` on the base, ``MySup.start_link(arg)`` on a
-    subclass."""
+    subclass; ``start`` likewise, without the link."""
+
+    def __init__(self, *, link: bool) -> None:
+        self.link = link
+        self.cache = "_gs_start_link" if link else "_gs_start"
 
     def __get__(self, obj: object, owner: type[Supervisor]) -> Callable[..., Pid | None]:
         if owner is Supervisor:
-            return _start_list
+            return partial(_start_list, self.link)
         # Cached on the class, as GenServer does, so equal specs compare equal.
-        fn: Callable[..., Pid | None] | None = owner.__dict__.get("_gs_start_link")
+        fn: Callable[..., Pid | None] | None = owner.__dict__.get(self.cache)
         if fn is None:
-            fn = partial(_start_module, owner)
-            owner._gs_start_link = fn  # type: ignore[attr-defined]
+            fn = partial(_start_module, self.link, owner)
+            setattr(owner, self.cache, fn)
         return fn
 
 
 def _start_list(
+    link: bool,
     children: Iterable[object],
     *,
     strategy: str = "one_for_one",
@@ -531,12 +536,13 @@ def _start_list(
     spec = SupervisorSpec(
         children, strategy=strategy, max_restarts=max_restarts, max_seconds=max_seconds
     )
-    pid = _start_server((None, None, spec), name, timeout)
+    pid = _start_server((None, None, spec), name, timeout, link)
     assert pid is not None
     return pid
 
 
 def _start_module(
+    link: bool,
     module: type[Supervisor],
     arg: object = None,
     *,
@@ -545,16 +551,18 @@ def _start_module(
 ) -> Pid | None:
     if module.init is Supervisor.init:
         raise TypeError(f"{module.__qualname__} must define init(self, arg)")
-    return _start_server((module, arg, None), name, timeout)
+    return _start_server((module, arg, None), name, timeout, link)
 
 
-def _start_server(arg: tuple[Any, ...], name: object, timeout: float | None) -> Pid | None:
+def _start_server(
+    arg: tuple[Any, ...], name: object, timeout: float | None, link: bool
+) -> Pid | None:
     shown = (arg[0] or Supervisor).__qualname__
     try:
         return _start(
             _SupervisorServer,
             arg,
-            link=True,
+            link=link,
             name=name,  # type: ignore[arg-type]
             timeout=timeout,
         )
@@ -581,9 +589,12 @@ class Supervisor:
     List form: ``gs.Supervisor.start_link([Stack, (Worker, 1)], strategy="one_for_one")``.
     Module form: subclass, define ``init(self, arg)`` returning
     ``gs.Supervisor.spec(children, ...)``, start with ``MySup.start_link(arg)``.
+    ``start`` takes the same arguments and starts it unlinked from the caller.
     """
 
-    start_link: ClassVar[Callable[..., Pid | None]] = _SupervisorStart()  # type: ignore[assignment]
+    start_link: ClassVar[Callable[..., Pid | None]] = _SupervisorStart(link=True)  # type: ignore[assignment]
+    # As start_link, without the link (an application's master owns its tree this way).
+    start: ClassVar[Callable[..., Pid | None]] = _SupervisorStart(link=False)  # type: ignore[assignment]
 
     def init(self, arg: Any) -> SupervisorSpec | Ignore:
         """Return the supervisor's children and options (module form)."""

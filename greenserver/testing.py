@@ -3,9 +3,9 @@
 Fixtures (opt in by name, or make them autouse in your ``conftest.py``):
 
 * ``gs_clean``: fails a test that leaves processes or registered names
-  behind, or that logs a ``crash_report``/``supervisor_report`` it did not
-  expect. A test that expects reports asks for ``gs_reports`` and calls
-  ``gs_reports.expect(...)``.
+  behind, or that logs a ``crash_report``/``supervisor_report``/
+  ``application_report`` it did not expect. A test that expects reports
+  asks for ``gs_reports`` and calls ``gs_reports.expect(...)``.
 * ``gs_reports``: the structlog events greenserver logged during the test.
 * ``manual_clock``: a ``ManualClock`` installed as greenserver's clock.
 
@@ -29,7 +29,7 @@ from ._process import Down
 
 __all__ = ["ManualClock", "ReportLog", "wait_all_idle", "wait_down"]
 
-_ALARMS = frozenset({"crash_report", "supervisor_report"})
+_ALARMS = frozenset({"crash_report", "supervisor_report", "application_report"})
 
 
 def wait_all_idle(timeout: float = 5.0) -> None:
