@@ -82,6 +82,22 @@ def gen_server_call(ctx: Context) -> float:
     return call_round_trip(ctx.n(20_000, 2_000))
 
 
+BACKLOG = 100_000  # unrelated messages queued in the caller's mailbox
+
+
+@case("gen_server.call_backlog", baseline="gen_server.call", group="pingpong")
+def gen_server_call_backlog(ctx: Context) -> float:
+    """GenServer.call from a process holding 100k unrelated messages (target <= 2x a call)."""
+    me = gs.self()
+    for i in range(BACKLOG):
+        gs.send(me, ("backlog", i))
+    try:
+        return call_round_trip(ctx.n(20_000, 2_000))
+    finally:
+        for _ in range(BACKLOG):
+            gs.receive(timeout=0)
+
+
 # --- cast -----------------------------------------------------------------------
 
 

@@ -27,9 +27,11 @@ from ._process import (
     ForeignThreadError,
     Process,
     _add_monitor,
+    abandon_wait,
     current_process,
     demonitor_process,
     receive_in,
+    refuse_if_dead,
     resolve,
     run_from_foreign_thread,
 )
@@ -85,6 +87,9 @@ def send_reply(from_: Ref, value: object) -> None:
     if from_._alias and owner is not None and owner.alive:
         if _instrument.enabled:
             _instrument.emit("reply", owner.pid, ref=from_, value=value)
+        # An active call alias means its owner waits on this very call, and
+        # waits no more: a server that replied early may now call it back.
+        owner.calling = None
         owner.mailbox.put(Answer(from_, value))
 
 
@@ -130,7 +135,7 @@ def call_process(
     """Make a synchronous request and return the reply (see ``GenServer.call``)."""
     # current_process(), inlined: this is the hottest path of the library.
     me: Process | None = getattr(getcurrent(), "gs_process", None)
-    if me is None or (me.adopted and not me.alive):
+    if me is None or not me.alive:  # adopt, or refuse a dead caller
         try:
             me = current_process()
         except ForeignThreadError:
@@ -146,6 +151,9 @@ def call_process(
     ref = _add_monitor(me, target, alias=True)
     if _instrument.enabled:
         _instrument.emit("call", me.pid, server=target.pid, request=request)
+    # The answer can only come after the request: the wait skips what is
+    # queued now, so a call costs the same whatever the caller's mailbox holds.
+    mark = me.mailbox.mark()
     target.mailbox.put(envelope(ref, request))
 
     def is_answer(msg: object) -> bool:
@@ -154,18 +162,22 @@ def call_process(
     match: Match = is_answer
     me.calling = target
     try:
-        msg = receive_in(me, match, timeout)
+        msg = receive_in(me, match, timeout, mark, True)
     except TimeoutError:
-        demonitor_process(me, ref, flush=True)
+        abandon_wait(me, ref, match, mark)
         raise CallTimeoutError(
             f"call to {_describe(server)} timed out after {timeout}s; request was {request!r}",
             server=server,
             request=request,
         ) from None
+    except BaseException:  # gevent.Timeout, a kill, Ctrl-C: nothing may survive the wait
+        abandon_wait(me, ref, match, mark)
+        raise
     finally:
         me.calling = None
     if type(msg) is Answer:
-        demonitor_process(me, ref, flush=True)
+        if not demonitor_process(me, ref):  # the server died since: drop its Down
+            me.mailbox.remove_if(match, mark)
         return msg.value
     assert type(msg) is Down
     reason = msg.reason
@@ -184,6 +196,7 @@ def cast_process(server: object, request: object) -> None:
     if real_get_ident() != _scheduler.node_thread and is_foreign_thread():
         run_in_node(cast_process, server, request)
         return
+    refuse_if_dead()
     if type(server) is Pid:
         proc: Process | None = server._proc
     else:
@@ -208,15 +221,18 @@ def stop_process(server: object, reason: object, timeout: float | None) -> None:
     if target is me:
         _check_cycle(me, target, server, ("stop", reason))
     ref = _add_monitor(me, target)
+    mark = me.mailbox.mark()
     target.mailbox.put(System(ref, ("terminate", reason)))
 
     def is_down(msg: object) -> bool:
         return type(msg) is Down and msg.ref is ref
 
     try:
-        down = receive_in(me, is_down, timeout)
-    except TimeoutError:
-        demonitor_process(me, ref, flush=True)
+        down = receive_in(me, is_down, timeout, mark, True)
+    except BaseException as exc:
+        abandon_wait(me, ref, is_down, mark)
+        if not isinstance(exc, TimeoutError):
+            raise
         raise CallTimeoutError(
             f"stopping {_describe(server)} timed out after {timeout}s",
             server=server,

@@ -31,6 +31,8 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, ClassVar, Final, Generic, TypeVar, final
 
+from greenlet import GreenletExit
+
 from . import _clock, _instrument, _process, _reports
 from ._calls import (
     Call,
@@ -302,6 +304,13 @@ def _loop(ctx: _Context, state: Any, flow: Ok[Any] | Reply[Any] | NoReply[Any]) 
         _terminate(ctx, exc.reason, state, None, UNSET)
     except Exception as exc:
         _terminate(ctx, exc, state, None, UNSET)
+    except GreenletExit as exc:
+        # Raised by a callback, not a kill (kills raise Exit): a crash.
+        _terminate(ctx, exc, state, None, UNSET)
+    except (KeyboardInterrupt, SystemExit) as exc:
+        # The server ends as after a crash (terminate, one report), then the
+        # exception goes on to the main greenlet, as gevent does with it.
+        _terminate(ctx, exc, state, None, UNSET, reraise=exc)
     raise AssertionError("unreachable: _terminate always raises")
 
 
@@ -318,9 +327,18 @@ def _flow(ctx: _Context, callback: str, result: object) -> NoReply[Any]:
 
 
 def _terminate(
-    ctx: _Context, reason: object, state: object, reply_to: Ref | None, reply: object
+    ctx: _Context,
+    reason: object,
+    state: object,
+    reply_to: Ref | None,
+    reply: object,
+    reraise: BaseException | None = None,
 ) -> None:
-    """Run ``terminate``, report an abnormal exit, reply if asked, then exit."""
+    """Run ``terminate``, report an abnormal exit, reply if asked, then exit.
+
+    With *reraise* (a KeyboardInterrupt or SystemExit), the process dies with
+    it and it is raised on, out of the process, instead of ``Exit``.
+    """
     proc = ctx.proc
     try:
         ctx.server.terminate(reason, state)
@@ -339,6 +357,9 @@ def _terminate(
         )
     if reply_to is not None and reply is not UNSET:
         send_reply(reply_to, reply)
+    if reraise is not None:
+        _process.terminate(proc, reason)
+        raise reraise
     raise Exit(reason)
 
 

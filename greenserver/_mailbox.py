@@ -3,8 +3,17 @@
 Messages sit in a deque (made on first use: an idle process that never
 got a message holds none). ``get`` takes the first message, or the first one
 a *match* function accepts, leaving the others in order. A blocked ``get``
-remembers how far it scanned, so a wake-up only looks at new messages, and a
-sender wakes the owner only when the owner's match accepts the new message.
+remembers how far it scanned, so a wake-up only looks at new messages.
+
+``get(..., start=mark())`` skips every message queued before the mark: a
+call's reply can only come after its request, so a call costs the same
+whatever else the caller's mailbox holds (OTP's receive marker).
+
+A user's match runs in the receiver (it may read ``gs.self()``, a contextvar,
+greenlet-local state): each new message wakes a receiver blocked on one.
+The kernel's own matches (``in_sender=True``: a reference compared by
+identity) are evaluated by the sender, which wakes the owner only for a
+message it accepts.
 """
 
 from __future__ import annotations
@@ -25,6 +34,10 @@ Match = Callable[[Any], object]
 
 class Interrupted(Exception):
     """A blocked ``get`` was ended by ``interrupt()`` (the owner was killed)."""
+
+
+def _in_receiver(_msg: object) -> bool:
+    return True  # never called: a sentinel telling ``put`` to wake the receiver
 
 
 @final
@@ -53,32 +66,49 @@ class Mailbox:
         glet = self._waiter
         if glet is not None:
             match = self._match
-            if match is None or _accepts(match, msg):
+            if match is None or match is _in_receiver or _accepts(match, msg):
                 self._waiter = None
                 make_ready(glet, self, self._seq, WAKE)
 
-    def get(self, match: Match | None, timeout: float | None) -> object:
+    def mark(self) -> int:
+        """Return a position: ``get(..., start=mark)`` ignores what is queued now.
+
+        The position stays valid while the owner removes nothing (it is the
+        owner that marks, and then waits).
+        """
+        items = self._items
+        return 0 if items is None else len(items)
+
+    def get(
+        self,
+        match: Match | None,
+        timeout: float | None,
+        start: int = 0,
+        in_sender: bool = False,
+    ) -> object:
         """Remove and return the first (matching) message, blocking if none.
+
+        *start* (from ``mark()``) skips the messages queued before it;
+        *in_sender* lets senders evaluate *match* (see the module docstring).
 
         Raises:
             TimeoutError: Nothing (matching) arrived within *timeout* seconds.
             Interrupted: ``interrupt()`` ended the wait.
         """
         items = self._items
-        scanned = 0
+        scanned = start
         if items:
             if match is None:
                 return items.popleft()
-            for msg in items:
-                if match(msg):
-                    del items[scanned]
-                    return msg
-                scanned += 1
+            index = _find(items, match, scanned)
+            if index >= 0:
+                return _pop(items, index)
+            scanned = len(items)
         if timeout is not None and timeout <= 0:
             raise TimeoutError
         glet = getcurrent()
         self._waiter = glet
-        self._match = match
+        self._match = match if match is None or in_sender else _in_receiver
         try:
             value = park(self, None if timeout is None else monotonic() + timeout)
             while True:
@@ -90,13 +120,10 @@ class Mailbox:
                         if items:
                             return items.popleft()
                     else:
-                        index = scanned
-                        for msg in islice(items, scanned, None) if scanned else items:
-                            if match(msg):
-                                del items[index]
-                                return msg
-                            index += 1
-                        scanned = index
+                        index = _find(items, match, scanned)
+                        if index >= 0:
+                            return _pop(items, index)
+                        scanned = len(items)
                 elif value is TIMEOUT:
                     raise TimeoutError
                 elif value is INTERRUPT:
@@ -126,17 +153,40 @@ class Mailbox:
         make_ready(glet, self, self._seq, INTERRUPT)
         return True
 
-    def remove_if(self, pred: Callable[[object], bool]) -> int:
-        """Drop every queued message *pred* accepts; return how many."""
+    def remove_if(self, pred: Match, start: int = 0) -> int:
+        """Drop every queued message from position *start* on that *pred* accepts.
+
+        Returns how many were dropped.
+        """
         items = self._items
-        if not items:
+        if not items or start >= len(items):
             return 0
-        kept = [msg for msg in items if not pred(msg)]
-        dropped = len(items) - len(kept)
+        tail = _tail(items, start)
+        kept = [msg for msg in tail if not pred(msg)]
+        dropped = len(tail) - len(kept)
         if dropped:
-            items.clear()
+            for _ in range(len(tail)):
+                items.pop()
             items.extend(kept)
         return dropped
+
+    def is_waiting(self) -> bool:
+        """Return whether the owner is blocked on this mailbox (or hibernating)."""
+        return self._waiter is not None
+
+    def wait_unstarted(self, engine: RawGreenlet) -> None:
+        """Let the next message start *engine* (a hibernating owner's next engine)."""
+        self._waiter = engine
+        self._match = None
+
+    def wait_ended(self) -> None:
+        """Mark the wait that ``wait_unstarted`` stood for as over (stale wakes drop)."""
+        self._seq += 1
+
+    def forget_waiter(self, engine: RawGreenlet) -> None:
+        """Drop *engine* from the waiter slot if it is there (its owner died)."""
+        if self._waiter is engine:
+            self._waiter = None
 
     def messages(self) -> list[object]:
         """Return a copy of the queued messages, oldest first."""
@@ -150,6 +200,37 @@ class Mailbox:
         """Release the queue's memory if it is empty (hibernation)."""
         if not self._items:
             self._items = None
+
+
+def _tail(items: deque[object], start: int) -> list[object]:
+    """Copy ``items[start:]`` in O(len - start), walking from the right end."""
+    count = len(items) - start
+    if count > start:
+        return list(islice(items, start, None))
+    tail = list(islice(reversed(items), count))
+    tail.reverse()
+    return tail
+
+
+def _find(items: deque[object], match: Match, start: int) -> int:
+    """Return the index of the first message from *start* on that *match* accepts, or -1."""
+    if start == 0:
+        for index, msg in enumerate(items):
+            if match(msg):
+                return index
+        return -1
+    for offset, msg in enumerate(_tail(items, start)):
+        if match(msg):
+            return start + offset
+    return -1
+
+
+def _pop(items: deque[object], index: int) -> object:
+    if index == 0:
+        return items.popleft()
+    msg = items[index]
+    del items[index]  # a deque rotates from the nearer end: cheap near the tail
+    return msg
 
 
 def _accepts(match: Match, msg: object) -> bool:

@@ -17,6 +17,7 @@ from ._pid import Pid, Ref
 from ._process import (
     Down,
     Process,
+    abandon_wait,
     current_process,
     demonitor_process,
     monitor_process,
@@ -68,6 +69,7 @@ def start(
     """
     me = current_process()
     starter = Starter(me, link)
+    mark = me.mailbox.mark()
     proc, _ = spawn_process(entry, (starter, *args), {}, link=link, current=current)
     ref, _ = monitor_process(me, proc.pid, alias=True)
     starter.ref = ref
@@ -77,15 +79,21 @@ def start(
 
     match: Match = is_verdict
     try:
-        msg = receive_in(me, match, timeout)
-    except TimeoutError:
-        demonitor_process(me, ref, flush=True)
+        msg = receive_in(me, match, timeout, mark, True)
+    except BaseException as exc:
+        # A timeout, or anything else that cut the wait short (gevent.Timeout,
+        # a kill, Ctrl-C): nobody will ever learn the pid, so the half-started
+        # process goes, and nothing of the handshake survives.
+        abandon_wait(me, ref, match, mark)
         _unlink(me, proc)
         terminate(proc, "killed")
+        if not isinstance(exc, TimeoutError):
+            raise
         raise StartError(
             "timeout", f"{current!r} did not finish starting within {timeout}s"
         ) from None
-    demonitor_process(me, ref, flush=True)
+    if not demonitor_process(me, ref):  # it died since its verdict: drop the Down
+        me.mailbox.remove_if(match, mark)
     if type(msg) is _Ack:
         return msg.ok, msg.value, proc.pid
     assert type(msg) is Down

@@ -17,6 +17,11 @@ Erlang's rules, which the rest of the library relies on:
   dead with those effects still missing. Its greenlet then unwinds at its
   next switch point (a greenlet cannot be pre-empted: a process spinning on
   the CPU dies only when it next blocks).
+* A killed process never runs another line of its code: its engine's next
+  switch raises ``Exit``, whatever wakes it (a message, a gevent timer, I/O,
+  a ``sleep(0)`` already queued), and so does any kernel call it makes
+  (spawn, send, link, monitor, register, call, start). One that catches
+  ``Exit`` and carries on is thrown ``Exit`` again at each switch.
 * Messages from one process to another arrive in the order they were sent.
 """
 
@@ -84,13 +89,45 @@ class ViaBackend:
 via_backend = ViaBackend()
 
 
+_raw_switch = RawGreenlet.switch
+_raw_throw = RawGreenlet.throw
+
+
 @final
 class Engine(RawGreenlet):
-    """The greenlet a spawned process runs on."""
+    """The greenlet a spawned process runs on.
+
+    The kernel switches into engines with greenlet's own ``switch``; these
+    overrides only see the wake-ups that gevent makes (a timer, an I/O
+    watcher, a ``sleep``, a ``Timeout``). A dead process gets ``Exit``
+    instead, so it cannot run on after its death, however it was woken.
+    """
 
     __slots__ = ("gs_process",)
 
     gs_process: Process
+
+    def switch(self, *args: Any, **kwargs: Any) -> Any:
+        proc = self.gs_process
+        if not proc.alive:
+            proc.exit_raised = True
+            return _raw_throw(self, Exit(proc.reason))
+        return _raw_switch(self, *args, **kwargs)
+
+    def throw(self, *args: Any) -> Any:
+        proc = self.gs_process
+        if not proc.alive:
+            proc.exit_raised = True
+            return _raw_throw(self, Exit(proc.reason))
+        return _raw_throw(self, *args)
+
+
+class _QuietExit(GreenletExit, Exit):
+    """The ``Exit`` thrown into a killed adopted ``gevent.Greenlet``.
+
+    gevent takes a ``GreenletExit`` as a kill: no traceback from the hub, and
+    ``glet.exception`` stays ``None``; ``except gs.Exit`` still catches it.
+    """
 
 
 @final
@@ -157,12 +194,35 @@ def _is(reason: object, word: str) -> bool:
 
 
 def current_process() -> Process:
-    """Return the calling greenlet's process, adopting the greenlet if needed."""
+    """Return the calling greenlet's process, adopting the greenlet if needed.
+
+    Raises:
+        Exit: The caller's process is dead: a dead process cannot act. (An
+            adopted greenlet that has already had its ``Exit`` becomes a new
+            process instead: the main greenlet survives a killed test.)
+    """
     glet = getcurrent()
     proc: Process | None = getattr(glet, "gs_process", None)
-    if proc is None or (proc.adopted and not proc.alive):
-        proc = _adopt(glet)
+    if proc is None:
+        return _adopt(glet)
+    if not proc.alive:
+        if proc.adopted and proc.exit_raised:
+            return _adopt(glet)
+        proc.exit_raised = True
+        raise Exit(proc.reason)
     return proc
+
+
+def refuse_if_dead() -> None:
+    """Raise ``Exit`` if the caller is a dead process (it must not act).
+
+    For kernel calls that do not otherwise need the caller's process (send,
+    cast, spawn): unlike ``current_process`` it never adopts.
+    """
+    proc: Process | None = getattr(getcurrent(), "gs_process", None)
+    if proc is not None and not proc.alive and not (proc.adopted and proc.exit_raised):
+        proc.exit_raised = True
+        raise Exit(proc.reason)
 
 
 class ForeignThreadError(RuntimeError):
@@ -194,10 +254,16 @@ def _adopted_greenlet_ended(glet: Greenlet[..., object]) -> None:
     proc: Process | None = getattr(glet, "gs_process", None)
     if proc is not None and proc.alive:
         exc = glet.exception
-        # As in _run_body: ``raise gs.Exit(reason)`` ends the process with
-        # *reason*, not with the Exit instance.
-        reason = exc.reason if isinstance(exc, Exit) else exc
-        terminate(proc, "normal" if exc is None else reason)
+        reason: object
+        if exc is None:
+            # gevent reports a kill (``glet.kill()``, ``gevent.kill``) as a
+            # GreenletExit *value*: a killed process exits "killed", as in Erlang.
+            reason = "killed" if isinstance(glet.value, GreenletExit) else "normal"
+        else:
+            # As in _run_body: ``raise gs.Exit(reason)`` ends the process with
+            # *reason*, not with the Exit instance.
+            reason = exc.reason if isinstance(exc, Exit) else exc
+        terminate(proc, reason)
 
 
 def self() -> Pid:
@@ -224,6 +290,7 @@ def spawn_process(
     """
     if not callable(fn):
         raise TypeError(f"spawn needs a callable; got {fn!r}")
+    refuse_if_dead()
     proc = Process(current=fn if current is None else current)
     ref = None
     if link or monitor:
@@ -323,13 +390,12 @@ def hibernate(proc: Process, resume: Callable[[], object]) -> object:
     if len(box):
         make_ready(engine, None, 0, None)
     else:
-        box._waiter = engine
-        box._match = None
+        box.wait_unstarted(engine)
     return HIBERNATED
 
 
 def _wake_from_hibernation(proc: Process, resume: Callable[[], object], _value: object) -> None:
-    proc.mailbox._seq += 1  # the wait that hibernation stood for is over
+    proc.mailbox.wait_ended()  # the wait that hibernation stood for is over
     _run_body(proc, resume, (), {})
 
 
@@ -422,6 +488,9 @@ def _bury(proc: Process, reason: object, work: list[tuple[Process, object]]) -> 
                 work.append((other, reason))
     proc.mailbox.clear()
     proc.calling = None
+    if _at_death and proc in _at_death:
+        for cleanup in _at_death.pop(proc):
+            cleanup()
     _unwind(proc)
 
 
@@ -433,12 +502,14 @@ def _unwind(proc: Process) -> None:
     if not engine:
         # Spawned but never started (_run sees it dead and returns), or
         # hibernating: the unstarted engine is simply dropped.
-        if proc.mailbox._waiter is engine:
-            proc.mailbox._waiter = None
+        proc.mailbox.forget_waiter(engine)
         proc.engine = None
         return
     if proc.mailbox.interrupt():  # blocked in receive: wake it to raise Exit
         return
+    # Parked in gevent (a sleep, I/O, a lock): throw Exit in soon. A wake-up
+    # gevent had already queued may come first; Engine.switch turns it into
+    # Exit too. (An adopted greenlet is not ours: its kernel calls raise.)
     hub().loop.run_callback(_throw_exit, proc)
 
 
@@ -447,7 +518,23 @@ def _throw_exit(proc: Process) -> None:
     if engine is None or engine.dead or proc.exit_raised:
         return
     proc.exit_raised = True
-    engine.throw(Exit(proc.reason))
+    if isinstance(engine, Greenlet):
+        _raw_throw(engine, _QuietExit(proc.reason))
+    else:
+        _raw_throw(engine, Exit(proc.reason))
+
+
+_at_death: dict[Process, list[Callable[[], object]]] = {}
+
+
+def at_death(proc: Process, cleanup: Callable[[], object]) -> None:
+    """Run ``cleanup()`` when *proc* dies, whatever kills it (as ETS tables
+    are freed with their owner). It runs inside the death, so it must not block.
+    """
+    if not proc.alive:
+        cleanup()
+        return
+    _at_death.setdefault(proc, []).append(cleanup)
 
 
 def _raise_if_dead(proc: Process) -> None:
@@ -550,7 +637,10 @@ def monitor_process(
     A dead or unknown target gets a ``Down(ref, dest, "noproc")`` at once. With
     *alias*, the ref is also an alias of *watcher* (see ``send_alias``).
     """
-    target = resolve(dest)
+    try:
+        target = resolve(dest)
+    except NoProcessError:  # a Via whose registry is gone: as unknown as a name
+        target = None
     if target is None or not target.alive:
         ref = Ref(watcher, alias)
         down_pid = target.pid if target is not None else dest
@@ -599,6 +689,17 @@ def demonitor(ref: Ref, flush: bool = False) -> bool:
     return demonitor_process(current_process(), ref, flush)
 
 
+def abandon_wait(proc: Process, ref: Ref, match: Match, mark: int) -> None:
+    """Clean up after a wait for *ref* that will never complete, however it ended.
+
+    The monitor goes, the alias is deactivated (a late answer is dropped),
+    and whatever already arrived for *ref* since *mark* is removed, so no
+    internal envelope can surface in a later receive.
+    """
+    demonitor_process(proc, ref)
+    proc.mailbox.remove_if(match, mark)
+
+
 def send_alias(ref: Ref, msg: object) -> bool:
     """Deliver *msg* to the owner of alias *ref* if the alias is still active."""
     owner = ref._owner
@@ -640,6 +741,7 @@ def send(dest: object, msg: object) -> object:
     """
     if real_get_ident() != _scheduler.node_thread:
         return _send_from_foreign_thread(dest, msg)
+    refuse_if_dead()
     if type(dest) is Pid:
         proc = dest._proc
     else:
@@ -701,18 +803,34 @@ def run_from_foreign_thread(fn: Callable[[], object], timeout: float | None, wha
     return value
 
 
-def receive_in(proc: Process, match: Match | None, timeout: float | None) -> object:
-    """Receive for *proc*, the current process (see ``receive``)."""
+def receive_in(
+    proc: Process,
+    match: Match | None,
+    timeout: float | None,
+    start: int = 0,
+    in_sender: bool = False,
+) -> object:
+    """Receive for *proc*, the current process (see ``receive``).
+
+    The kernel's own waits pass *start* (a ``mailbox.mark()``: older messages
+    cannot be the answer) and *in_sender* (their match compares a reference
+    by identity, which the sender can evaluate).
+    """
     if timeout is not None and (type(timeout) is not float or not timeout >= 0.0):
         _check_timeout(timeout)
     if not proc.alive:
         proc.exit_raised = True
         raise Exit(proc.reason)
     try:
-        msg = proc.mailbox.get(match, timeout)
+        msg = proc.mailbox.get(match, timeout, start, in_sender)
     except Interrupted:
         proc.exit_raised = True
         raise Exit(proc.reason) from None
+    except TimeoutError:
+        if not proc.alive:  # mypy cannot see the switch inside get()
+            proc.exit_raised = True  # type: ignore[unreachable]
+            raise Exit(proc.reason) from None
+        raise
     # Woken for a message, then killed before it ran: it must not go on.
     # (mypy cannot see that the switch inside get() may change proc.alive.)
     if not proc.alive:
@@ -783,7 +901,7 @@ def info(pid: Pid) -> dict[str, object] | None:
     engine = proc.engine
     if engine is getcurrent():
         status = "running"
-    elif proc.mailbox._waiter is not None:
+    elif proc.mailbox.is_waiting():
         status = "waiting"
     elif engine is None or not engine or _scheduler.is_queued(engine):
         status = "runnable"
@@ -817,6 +935,7 @@ def register(name: str, pid: Pid) -> None:
     if type(name) is not str or not name:
         raise TypeError(f"a registered name must be a non-empty str; got {name!r}")
     proc = _proc_of(pid, "register")
+    refuse_if_dead()
     holder = _names.get(name)
     if holder is not None:
         raise AlreadyRegisteredError(f"name {name!r} is already registered to {holder.pid!r}")

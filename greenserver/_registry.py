@@ -24,6 +24,7 @@ tables of registries that were killed (and so never ran ``terminate``).
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Final, final
 
 from . import _process
@@ -300,10 +301,11 @@ class Registry(GenServer[_Table]):
                     "a gs.Registry must be started with a name (a str): it is addressed by it"
                 )
             )
-        for pid in [pid for pid, table in _tables.items() if not table.proc.alive]:
-            del _tables[pid]  # registries that were killed never ran terminate
         table = _Table(proc, keys)
         _tables[proc.pid] = table
+        # Freed with its process, however it dies (a killed one runs no
+        # terminate), as an ETS table goes with its owner.
+        _process.at_death(proc, partial(_tables.pop, proc.pid, None))
         return Ok(table)
 
     def handle_info(self, msg: Any, state: _Table) -> NoReply[_Table] | Stop[_Table]:

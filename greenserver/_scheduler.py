@@ -66,6 +66,8 @@ _unarmed: list[tuple[Waitable, int, RawGreenlet, float]] = []
 _pass_scheduled = False
 _budget = HANDOFF_BUDGET
 _hub: Hub | None = None
+# The kernel switches with greenlet's own method: an engine's ``switch``
+# override (``_process.Engine``) guards the wake-ups that gevent makes.
 _switch = RawGreenlet.switch
 
 # The OS thread whose hub runs every process. Read through the *original*
@@ -125,7 +127,7 @@ def park(box: Waitable, deadline: float | None) -> object:
         glet, other, seq, value = ready.popleft()
         if other is None or other._seq == seq:
             _budget -= 1
-            return glet.switch(value)
+            return _switch(glet, value)
     h = _hub if _hub is not None else hub()
     if getcurrent() is h:
         raise RuntimeError("cannot block inside the gevent hub (a loop callback)")
@@ -143,14 +145,14 @@ def _hub_pass() -> None:
     for _ in range(len(starting)):
         glet, box, seq, value = starting.popleft()
         if box is None or box._seq == seq:
-            glet.switch(value)
+            _switch(glet, value)
     ready = _ready
     for _ in range(len(ready)):
         if not ready:
             break
         glet, box, seq, value = ready.popleft()
         if box is None or box._seq == seq:
-            glet.switch(value)
+            _switch(glet, value)
     if (ready or starting or _unarmed) and not _pass_scheduled:
         _pass_scheduled = True
         hub().loop.run_callback(_hub_pass)
@@ -171,7 +173,7 @@ def _arm_timers() -> None:
 def _expire(box: Waitable, seq: int, glet: RawGreenlet) -> None:
     if box._seq == seq and box._waiter is glet:
         box._waiter = None
-        glet.switch(TIMEOUT)
+        _switch(glet, TIMEOUT)
 
 
 def is_foreign_thread() -> bool:

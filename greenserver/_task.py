@@ -37,6 +37,7 @@ from ._process import (
     Down,
     Process,
     Via,
+    abandon_wait,
     current_process,
     demonitor_process,
     exit,
@@ -149,13 +150,14 @@ class Task(Generic[T]):
         ref: The owner's monitor of the task, and the tag of its reply.
     """
 
-    __slots__ = ("_collected", "owner", "pid", "ref")
+    __slots__ = ("_abandoned", "_collected", "owner", "pid", "ref")
 
     def __init__(self, pid: Pid, ref: Ref, owner: Pid) -> None:
         self.pid = pid
         self.owner = owner
         self.ref = ref
         self._collected = False
+        self._abandoned = False
 
     def __repr__(self) -> str:
         return f"Task(pid={self.pid!r}, owner={self.owner!r})"
@@ -305,11 +307,15 @@ class Task(Generic[T]):
 
         killed = brutal
         try:
-            down = receive_in(me, is_down, None if brutal else timeout)  # type: ignore[arg-type]
-        except TimeoutError:
-            exit(pid, "kill")
-            killed = True
-            down = receive_in(me, is_down, None)
+            try:
+                down = receive_in(me, is_down, None if brutal else timeout, 0, True)  # type: ignore[arg-type]
+            except TimeoutError:
+                exit(pid, "kill")
+                killed = True
+                down = receive_in(me, is_down, None, 0, True)
+        except BaseException:
+            self._abandon(me, lambda m: is_down(m) or _is_reply(m, ref))
+            raise
         self._collected = True
         assert type(down) is Down
         try:
@@ -326,8 +332,24 @@ class Task(Generic[T]):
             return None
         return ("exit", reason)
 
+    def _abandon(self, me: Process, match: Callable[[object], bool]) -> None:
+        """A wait for the outcome was cut short (gevent.Timeout, a kill, Ctrl-C).
+
+        As Elixir's ``Task.ignore``: the task runs on (still linked, if it
+        was), its outcome is dropped and can no longer be collected, and
+        nothing of it stays in the owner's mailbox.
+        """
+        self._collected = True
+        self._abandoned = True
+        abandon_wait(me, self.ref, match, 0)
+
     def _owner_process(self, what: str, *, collected_ok: bool = False) -> Process:
         me = current_process()
+        if self._abandoned and not collected_ok:
+            raise RuntimeError(
+                f"the outcome of task {self.pid!r} was abandoned when a wait for it was "
+                f"interrupted; {what}() cannot collect it"
+            )
         if me.pid is not self.owner:
             raise RuntimeError(
                 f"task {self.pid!r} must be collected by its owner {self.owner!r}; "
@@ -348,9 +370,12 @@ class Task(Generic[T]):
             return _is_reply(msg, ref) or (type(msg) is Down and msg.ref is ref)
 
         try:
-            msg = receive_in(me, is_outcome, timeout)
+            msg = receive_in(me, is_outcome, timeout, 0, True)
         except TimeoutError:
             return None
+        except BaseException:
+            self._abandon(me, is_outcome)
+            raise
         self._collected = True
         # The task's Down follows its reply; demonitor drops it (and the alias).
         demonitor_process(me, ref, flush=True)
@@ -477,7 +502,7 @@ def _stream(
             soonest = min(job.deadline for job in running.values())
             wait = None if soonest == forever else max(0.0, soonest - time.monotonic())
             try:
-                msg = receive_in(me, is_ours, wait)
+                msg = receive_in(me, is_ours, wait, 0, True)
             except TimeoutError:
                 late = _expire(me, running, on_timeout, timeout)
                 if ordered:
@@ -536,7 +561,15 @@ def _kill_all(me: Process, running: dict[Ref, _Job]) -> None:
     # drops the last reference to an unfinished generator.
     for ref, job in list(running.items()):
         terminate(job.proc, "killed")
-        demonitor_process(me, ref, flush=True)
+        demonitor_process(me, ref)
+    # Results and Downs that arrived but were never taken go too: they would
+    # surface in a later receive (a GenServer's handle_info).
+    me.mailbox.remove_if(
+        lambda m: (
+            (type(m) is Down and m.ref in running)
+            or (type(m) is tuple and len(m) == 2 and type(m[0]) is Ref and m[0] in running)
+        )
+    )
     running.clear()
 
 

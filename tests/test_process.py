@@ -38,6 +38,18 @@ def forward_one(test: gs.Pid) -> None:
     gs.send(test, ("got", gs.receive()))
 
 
+class Unwinding:
+    """What a dying process's code did: a dead process cannot send, so it notes here."""
+
+    def __init__(self) -> None:
+        self.notes: list[object] = []
+        self.done = gevent.event.Event()
+
+    def wait(self) -> list[object]:
+        assert self.done.wait(BOUND), "the process never finished unwinding"
+        return self.notes
+
+
 def spawn_ready(fn: object, *args: object) -> tuple[gs.Pid, gs.Ref]:
     """Spawn-monitor *fn* and wait for the "ready" it sends the test."""
     assert callable(fn)
@@ -477,22 +489,24 @@ class TestExit:
         assert wait_down(ref).reason == "normal"
 
     def test_exit_self_normal_ends_a_spawned_process(self) -> None:
-        def fn(test: gs.Pid) -> None:
+        unwinding = Unwinding()
+
+        def fn() -> None:
             try:
                 gs.exit(gs.self(), "normal")
-                gs.send(test, "went on")
+                unwinding.notes.append("went on")
             except BaseException as exc:
-                gs.send(test, ("raised", exc))
+                unwinding.notes.append(exc)
                 raise
+            finally:
+                unwinding.done.set()
 
-        pid, ref = gs.spawn_monitor(fn, gs.self())
+        pid, ref = gs.spawn_monitor(fn)
 
-        # Dying is atomic: the Down is out before the dead code unwinds.
         assert wait_down(ref) == gs.Down(ref, pid, "normal")
-        msg = gs.receive(timeout=BOUND)
-        assert type(msg) is tuple
-        assert type(msg[1]) is gs.Exit
-        assert msg[1].reason == "normal"
+        [raised] = unwinding.wait()
+        assert type(raised) is gs.Exit
+        assert raised.reason == "normal"
 
     def test_exit_self_normal_reaches_a_trapping_process_as_exit_signal(self) -> None:
         def fn(test: gs.Pid) -> None:
@@ -506,16 +520,20 @@ class TestExit:
         assert wait_down(ref).reason == "normal"
 
     def test_exit_self_with_a_reason_ends_the_caller_at_once(self) -> None:
-        def fn(test: gs.Pid) -> None:
-            try:
-                gs.exit(gs.self(), "boom")
-            finally:
-                gs.send(test, ("alive?", gs.alive(gs.self())))
+        unwinding = Unwinding()
 
-        pid, ref = gs.spawn_monitor(fn, gs.self())
+        def fn() -> None:
+            me = gs.self()
+            try:
+                gs.exit(me, "boom")
+            finally:
+                unwinding.notes.append(("alive?", gs.alive(me)))
+                unwinding.done.set()
+
+        pid, ref = gs.spawn_monitor(fn)
 
         assert wait_down(ref) == gs.Down(ref, pid, "boom")
-        assert gs.receive(timeout=BOUND) == ("alive?", False)
+        assert unwinding.wait() == [("alive?", False)]
 
     def test_exit_self_kill_ends_even_a_trapping_process(self) -> None:
         def fn() -> None:
@@ -579,16 +597,20 @@ class TestExit:
     def test_killed_process_cannot_catch_its_death_as_an_exception(self) -> None:
         """Woken by a message, then killed before it ran: it raises Exit, not an error."""
 
+        unwinding = Unwinding()
+
         def fn(test: gs.Pid) -> None:
             try:
                 gs.send(test, "ready")
                 gs.receive()
-                gs.send(test, "received")
+                unwinding.notes.append("received")
             except Exception as exc:  # this must not catch the kill
-                gs.send(test, ("caught", exc))
+                unwinding.notes.append(("caught", exc))
             except BaseException as exc:
-                gs.send(test, ("unwound", exc))
+                unwinding.notes.append(exc)
                 raise
+            finally:
+                unwinding.done.set()
 
         pid, ref = spawn_ready(fn, gs.self())
         wait_all_idle()  # it is blocked in receive
@@ -597,72 +619,76 @@ class TestExit:
         gs.exit(pid, "kill")  # ...and kills it before it runs
 
         assert wait_down(ref) == gs.Down(ref, pid, "killed")
-        msg = gs.receive(timeout=BOUND)
-        assert type(msg) is tuple
-        assert msg[0] == "unwound"
-        assert type(msg[1]) is gs.Exit
-        assert msg[1].reason == "killed"
+        [raised] = unwinding.wait()
+        assert type(raised) is gs.Exit
+        assert raised.reason == "killed"
 
     def test_process_blocked_in_receive_unwinds_its_finally(self) -> None:
+        unwinding = Unwinding()
+
         def fn(test: gs.Pid) -> None:
             try:
                 gs.send(test, "ready")
                 gs.receive()
             finally:
-                gs.send(test, "finally ran")
+                unwinding.notes.append("finally ran")
+                unwinding.done.set()
 
         pid, ref = spawn_ready(fn, gs.self())
 
         gs.exit(pid, "boom")
 
         assert wait_down(ref).reason == "boom"
-        assert gs.receive(timeout=BOUND) == "finally ran"
+        assert unwinding.wait() == ["finally ran"]
 
     def test_process_blocked_in_a_receive_with_timeout_unwinds(self) -> None:
+        unwinding = Unwinding()
+
         def fn(test: gs.Pid) -> None:
             try:
                 gs.send(test, "ready")
                 gs.receive(timeout=0.05)
             except BaseException as exc:
-                gs.send(test, ("unwound", exc))
+                unwinding.notes.append(exc)
                 raise
+            finally:
+                unwinding.done.set()
 
         pid, ref = spawn_ready(fn, gs.self())
 
         gs.exit(pid, "boom")
 
         assert wait_down(ref) == gs.Down(ref, pid, "boom")
-        msg = gs.receive(timeout=BOUND)
-        assert type(msg) is tuple
-        assert msg[0] == "unwound"
-        assert type(msg[1]) is gs.Exit  # not the TimeoutError of its receive
-        assert msg[1].reason == "boom"
+        [raised] = unwinding.wait()
+        assert type(raised) is gs.Exit  # not the TimeoutError of its receive
+        assert raised.reason == "boom"
 
     def test_process_blocked_in_a_gevent_primitive_unwinds_its_finally(self) -> None:
         event = gevent.event.Event()
+
+        unwinding = Unwinding()
 
         def fn(test: gs.Pid) -> None:
             try:
                 gs.send(test, "ready")
                 event.wait()
-                gs.send(test, "event fired")
+                unwinding.notes.append("event fired")
             except BaseException as exc:
-                gs.send(test, ("unwound", exc))
+                unwinding.notes.append(exc)
                 raise
             finally:
-                gs.send(test, "finally ran")
+                unwinding.notes.append("finally ran")
+                unwinding.done.set()
 
         pid, ref = spawn_ready(fn, gs.self())
 
         gs.exit(pid, "kill")
 
         assert wait_down(ref) == gs.Down(ref, pid, "killed")
-        msg = gs.receive(timeout=BOUND)
-        assert type(msg) is tuple
-        assert msg[0] == "unwound"
-        assert type(msg[1]) is gs.Exit
-        assert msg[1].reason == "killed"
-        assert gs.receive(timeout=BOUND) == "finally ran"
+        raised, last = unwinding.wait()
+        assert type(raised) is gs.Exit
+        assert raised.reason == "killed"
+        assert last == "finally ran"
         assert not event.is_set()
 
 
