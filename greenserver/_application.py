@@ -469,12 +469,13 @@ class Application:
             cls._gs_stop_callback = callback  # type: ignore[attr-defined]
             cls.stop = _StopMethod()  # type: ignore[assignment]
 
-    def start(self, arg: Any) -> Pid:
+    def start(self, arg: Any) -> Pid | None:
         """Start the top supervisor and return its pid; runs in the application master.
 
         Start it with ``start_link`` (the master owns it either way). Raising,
-        or returning anything but a live pid, makes ``ensure_started`` raise
-        ``StartError``.
+        or returning anything but a live pid (``None`` included: what a
+        supervisor's ``start_link`` gives when its ``init`` ignores the start),
+        makes ``ensure_started`` raise ``StartError``.
         """
         raise NotImplementedError
 
