@@ -7,28 +7,33 @@ BIN = $(VENV)/bin
 INSTALLED = $(VENV)/.installed
 INSTALLED_TEST = $(VENV)/.installed-test
 INSTALLED_BENCH = $(VENV)/.installed-bench
+INSTALLED_DOCS = $(VENV)/.installed-docs
 
 # Lint and type-check only the trees that exist (tests/typing, bench, ... may
 # not exist yet).
-LINT_PATHS = $(wildcard greenserver tests examples bench)
-TYPE_PATHS = $(wildcard greenserver examples tests/typing)
+LINT_PATHS = $(wildcard greenserver tests examples bench docs/*.py)
+TYPE_PATHS = $(wildcard greenserver examples tests/typing docs/*.py)
+# MkDocs 1.x prints a banner about its successor on every build.
+MKDOCS = NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs
 
 .DEFAULT_GOAL := test
 # `make test` runs its steps strictly in order, even under -j.
 .NOTPARALLEL:
-.PHONY: demo test lint typecheck lint-imports stress bench format clean sysdeps
+.PHONY: demo test lint typecheck lint-imports docs docs-strict stress bench format clean sysdeps
 
 # System packages the tests and the KV benchmark need: Debian's redis-tools
-# (redis-cli, redis-benchmark) and redis-server.  Does nothing when present;
+# (redis-cli, redis-benchmark) and redis-server; erlang-nox and elixir (OTP 25
+# nodes for the distribution tests).  Does nothing when present;
 # works unattended (CI runs it as root, CI=true, no terminal).
 SUDO = $(if $(filter 0,$(shell id -u)),,sudo)
 sysdeps:
 	@if ! command -v redis-cli >/dev/null || ! command -v redis-benchmark >/dev/null \
-	   || ! command -v redis-server >/dev/null; then \
-	  echo "sysdeps: installing redis-tools and redis-server"; \
+	   || ! command -v redis-server >/dev/null || ! command -v erl >/dev/null \
+	   || ! command -v epmd >/dev/null || ! command -v elixir >/dev/null; then \
+	  echo "sysdeps: installing redis-tools, redis-server, erlang-nox and elixir"; \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-	    redis-tools redis-server; \
+	    redis-tools redis-server erlang-nox elixir; \
 	fi
 
 $(BIN)/python:
@@ -44,6 +49,11 @@ $(INSTALLED_TEST): setup.cfg pyproject.toml | sysdeps $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
+$(INSTALLED_DOCS): setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[docs]'
+	touch $@
+
 $(INSTALLED_BENCH): setup.cfg pyproject.toml | sysdeps $(BIN)/python
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[bench]'
@@ -53,8 +63,17 @@ demo: $(INSTALLED)
 	$(BIN)/python examples/demo.py
 	$(BIN)/python examples/kv_demo.py
 
-test: sysdeps lint typecheck lint-imports
+# tests/test_docs.py runs every ```python block of docs/; docs-strict checks
+# that the site builds without a warning (links, the API reference).
+test: sysdeps lint typecheck lint-imports docs-strict
 	$(BIN)/python -m pytest -q --doctest-modules tests README.md greenserver
+
+# The documentation site, built into site/ (open site/index.html).
+docs: $(INSTALLED_DOCS)
+	$(MKDOCS) build
+
+docs-strict: $(INSTALLED_TEST)
+	$(MKDOCS) build --strict --quiet
 
 lint: $(INSTALLED_TEST)
 	$(BIN)/ruff check $(LINT_PATHS)
@@ -74,6 +93,7 @@ stress: $(INSTALLED_TEST)
 bench: $(INSTALLED_BENCH) $(INSTALLED_TEST)
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.kv_bench
+	$(BIN)/python -m bench.nodes_bench
 	$(BIN)/python -m pytest -q -m stress tests
 
 format: $(INSTALLED_TEST)
@@ -81,5 +101,5 @@ format: $(INSTALLED_TEST)
 	$(BIN)/ruff check --fix $(LINT_PATHS)
 
 clean:
-	rm -rf build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf build dist site *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +

@@ -37,6 +37,7 @@ import gevent
 import greenlet
 
 import greenserver as gs
+from greenserver import _process
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -154,6 +155,7 @@ class LeakError(RuntimeError):
 def _live_greenlets() -> list[greenlet.greenlet]:
     hub = gevent.get_hub()
     main = greenlet.getcurrent()
+    pooled = {id(engine) for engine in _process.idle_engines()}  # parked, for reuse
     return [
         obj
         for obj in gc.get_objects()
@@ -162,6 +164,7 @@ def _live_greenlets() -> list[greenlet.greenlet]:
         and obj is not main
         and not obj.dead
         and obj.parent is not None
+        and id(obj) not in pooled
     ]
 
 

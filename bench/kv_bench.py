@@ -51,9 +51,9 @@ def serve_plain(host: str, port: int) -> None:
     from gevent.server import StreamServer
 
     sys.path.insert(0, str(EXAMPLES))
-    import kv_server
+    import kv
 
-    store = kv_server.Store()
+    store = kv.Store()
 
     def run(jobs: dict[int, list[Any]]) -> dict[int, Any]:
         return {shard: [fn(store, args) for fn, args in js] for shard, js in jobs.items()}
@@ -62,16 +62,14 @@ def serve_plain(host: str, port: int) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         recv = sock.recv
         send = sock.sendall
-        buf = b""
+        parser = kv.Parser()
         try:
             while True:
                 data = recv(65536)
                 if not data:
                     return
-                buf = buf + data if buf else data
-                commands, used, problem = kv_server.parse(buf)
-                buf = buf[used:] if used < len(buf) else b""
-                out, close = kv_server.execute(commands, 1, run) if commands else (b"", False)
+                commands, problem = parser.feed(data)
+                out, close = kv.execute(commands, 1, run) if commands else (b"", False)
                 if problem is not None:
                     out += problem.reply()
                     close = True

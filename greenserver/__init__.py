@@ -6,10 +6,12 @@ README and ``API.md`` for the contract.
 
 from __future__ import annotations
 
-from . import sys, trace
+from . import node, sys, trace
 from ._agent import Agent
 from ._application import Application
 from ._child_spec import ChildSpec
+from ._dist_node import NodeDown
+from ._dist_terms import Atom
 from ._dynamic_supervisor import DynamicSupervisor
 from ._errors import (
     AlreadyRegisteredError,
@@ -18,6 +20,7 @@ from ._errors import (
     CallError,
     CallTimeoutError,
     Exit,
+    NodeError,
     NoProcessError,
     ServerExitError,
     StartError,
@@ -61,6 +64,7 @@ __all__ = [
     "AlreadyRegisteredError",
     "AlreadyStartedError",
     "Application",
+    "Atom",
     "BadReturnError",
     "CallError",
     "CallTimeoutError",
@@ -73,6 +77,8 @@ __all__ = [
     "Ignore",
     "NoProcessError",
     "NoReply",
+    "NodeDown",
+    "NodeError",
     "Ok",
     "Pid",
     "Ref",
@@ -92,6 +98,7 @@ __all__ = [
     "info",
     "link",
     "monitor",
+    "node",
     "processes",
     "receive",
     "register",

@@ -100,3 +100,7 @@ class SupervisorError(Exception):
     def __init__(self, reason: object, message: str | None = None) -> None:
         super().__init__(message if message is not None else f"supervisor refused: {reason!r}")
         self.reason = reason
+
+
+class NodeError(Exception):
+    """This process could not become (or act as) a node: bad name, name taken, no epmd."""

@@ -52,6 +52,7 @@ from ._errors import (
     NoProcessError,
     StartError,
 )
+from ._mailbox import EMPTY
 from ._pid import Pid, Ref
 from ._proc_lib import Starter, init_ack, init_fail
 from ._proc_lib import start as proc_lib_start
@@ -66,6 +67,7 @@ from ._process import (
     register,
     report_crash,
     resolve,
+    resumer,
 )
 from ._results import UNSET, Ignore, NoReply, Ok, Reply, Stop
 from ._sysmsg import Debug, from_options
@@ -93,7 +95,17 @@ class _Terminate(Exception):
 class _Context:
     """What the loop of one server keeps between callbacks."""
 
-    __slots__ = ("debug", "hibernate_after", "last", "parent", "proc", "server", "suspended")
+    __slots__ = (
+        "debug",
+        "hibernate_after",
+        "last",
+        "parent",
+        "proc",
+        "server",
+        "state",
+        "suspended",
+        "wake",
+    )
 
     def __init__(
         self,
@@ -110,6 +122,8 @@ class _Context:
         self.debug = debug
         self.last: object = None
         self.suspended = False
+        self.state: Any = None  # kept here while the server is dormant
+        self.wake = resumer(proc, partial(_resume, self))
 
     def event(self, event: dict[str, Any]) -> None:
         """Pass a debug event on (only called while debug options are on)."""
@@ -218,7 +232,12 @@ def _register_name(proc: Process, name: str | Via) -> Pid | None:
 
 
 def _loop(ctx: _Context, state: Any, flow: Ok[Any] | Reply[Any] | NoReply[Any]) -> object:
-    """Serve messages until the server stops; returns only to hibernate."""
+    """Serve messages until the server stops; returns only to go dormant.
+
+    With nothing to do (an empty mailbox, no timeout, no continue), the
+    server goes *dormant*: its state stays in ``ctx``, its engine goes back
+    to the pool, and the next message borrows one to resume the loop here.
+    """
     proc = ctx.proc
     mailbox = proc.mailbox
     server = ctx.server
@@ -226,15 +245,14 @@ def _loop(ctx: _Context, state: Any, flow: Ok[Any] | Reply[Any] | NoReply[Any]) 
     try:
         while True:
             if flow.plain and hibernate_after is None:
-                items = mailbox._items
-                if items and not _instrument.enabled:
-                    # A message is waiting and nothing is traced: take it
-                    # without a trip through receive(). (A dead process has no
-                    # queue, so it always goes the slow way.)
-                    msg = items.popleft()
-                    proc.reductions += 1
-                else:
-                    msg = receive_in(proc, None, None)
+                msg = mailbox.take()
+                if msg is EMPTY:
+                    # (A dead process's queue is gone: hibernate raises Exit.)
+                    ctx.state = state
+                    return hibernate(proc, ctx.wake)
+                proc.reductions += 1
+                if _instrument.enabled:
+                    _instrument.emit("receive", proc.pid, msg=msg)
             else:
                 # The options of the last result decide what happens next.
                 cont = flow.continue_
@@ -365,10 +383,18 @@ def _terminate(
 
 def _hibernate(ctx: _Context, state: object) -> object:
     ctx.proc.mailbox.compact()
-    return hibernate(ctx.proc, partial(_loop, ctx, state, _AWAKE))
+    ctx.state = state
+    return hibernate(ctx.proc, ctx.wake)
 
 
 _AWAKE: Final = NoReply(None)
+
+
+def _resume(ctx: _Context) -> object:
+    """Go on serving after dormancy, with the state kept in *ctx*."""
+    state = ctx.state
+    ctx.state = None
+    return _loop(ctx, state, _AWAKE)
 
 
 def _system(ctx: _Context, msg: System, state: Any) -> Any:

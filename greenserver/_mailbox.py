@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable
 from itertools import islice
 from time import monotonic
-from typing import Any, final
+from typing import Any, Final
 
 from greenlet import getcurrent
 from greenlet import greenlet as RawGreenlet
@@ -30,6 +30,16 @@ from greenlet import greenlet as RawGreenlet
 from ._scheduler import INTERRUPT, TIMEOUT, WAKE, make_ready, park
 
 Match = Callable[[Any], object]
+
+
+class _Empty:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "EMPTY"
+
+
+EMPTY: Final = _Empty()
 
 
 class Interrupted(Exception):
@@ -40,11 +50,12 @@ def _in_receiver(_msg: object) -> bool:
     return True  # never called: a sentinel telling ``put`` to wake the receiver
 
 
-@final
+# Not @final: the stand-in of another node's process has a Mailbox subclass
+# whose put() forwards to that node (greenserver._dist_node.Outbox).
 class Mailbox:
     """The message queue of one process, with at most one blocked reader."""
 
-    __slots__ = ("_items", "_match", "_seq", "_timer", "_waiter")
+    __slots__ = ("_items", "_match", "_on_message", "_seq", "_timer", "_waiter")
 
     def __init__(self) -> None:
         self._items: deque[object] | None = None
@@ -52,6 +63,8 @@ class Mailbox:
         self._match: Match | None = None
         self._seq = 0
         self._timer: Any = None
+        # A dormant owner (no greenlet): called once by the next message.
+        self._on_message: Callable[[], object] | None = None
 
     def __len__(self) -> int:
         items = self._items
@@ -66,9 +79,28 @@ class Mailbox:
         glet = self._waiter
         if glet is not None:
             match = self._match
-            if match is None or match is _in_receiver or _accepts(match, msg):
+            # Only the kernel's own matches run here (a user's runs in the
+            # receiver): they compare a ref by identity and cannot raise.
+            if match is None or match is _in_receiver or match(msg):
                 self._waiter = None
                 make_ready(glet, self, self._seq, WAKE)
+        elif self._on_message is not None:
+            wake = self._on_message
+            self._on_message = None
+            wake()
+
+    def take(self) -> object:
+        """Remove and return the first message without blocking; ``EMPTY`` if none."""
+        items = self._items
+        return items.popleft() if items else EMPTY
+
+    def sleep_until_message(self, wake: Callable[[], object]) -> None:
+        """Have the next message call ``wake()`` (the owner gives up its greenlet).
+
+        The owner must have found the mailbox empty; a dead owner's ``clear``
+        cancels it.
+        """
+        self._on_message = wake
 
     def mark(self) -> int:
         """Return a position: ``get(..., start=mark)`` ignores what is queued now.
@@ -171,22 +203,8 @@ class Mailbox:
         return dropped
 
     def is_waiting(self) -> bool:
-        """Return whether the owner is blocked on this mailbox (or hibernating)."""
-        return self._waiter is not None
-
-    def wait_unstarted(self, engine: RawGreenlet) -> None:
-        """Let the next message start *engine* (a hibernating owner's next engine)."""
-        self._waiter = engine
-        self._match = None
-
-    def wait_ended(self) -> None:
-        """Mark the wait that ``wait_unstarted`` stood for as over (stale wakes drop)."""
-        self._seq += 1
-
-    def forget_waiter(self, engine: RawGreenlet) -> None:
-        """Drop *engine* from the waiter slot if it is there (its owner died)."""
-        if self._waiter is engine:
-            self._waiter = None
+        """Return whether the owner waits for a message (blocked, or dormant)."""
+        return self._waiter is not None or self._on_message is not None
 
     def messages(self) -> list[object]:
         """Return a copy of the queued messages, oldest first."""
@@ -195,6 +213,7 @@ class Mailbox:
     def clear(self) -> None:
         """Drop every message and the queue itself (a dead owner needs neither)."""
         self._items = None
+        self._on_message = None
 
     def compact(self) -> None:
         """Release the queue's memory if it is empty (hibernation)."""
@@ -219,6 +238,8 @@ def _find(items: deque[object], match: Match, start: int) -> int:
             if match(msg):
                 return index
         return -1
+    if len(items) - start == 1:  # the usual wake-up: one new message, the last
+        return start if match(items[-1]) else -1
     for offset, msg in enumerate(_tail(items, start)):
         if match(msg):
             return start + offset
@@ -231,12 +252,3 @@ def _pop(items: deque[object], index: int) -> object:
     msg = items[index]
     del items[index]  # a deque rotates from the nearer end: cheap near the tail
     return msg
-
-
-def _accepts(match: Match, msg: object) -> bool:
-    # Runs in the sender. A match that raises is the receiver's bug: wake the
-    # receiver, whose own scan raises the error in the receiver.
-    try:
-        return bool(match(msg))
-    except Exception:
-        return True

@@ -11,6 +11,9 @@ if TYPE_CHECKING:
 _pid_numbers = count(1)
 _ref_numbers = count(1)
 
+# This node's name once ``gs.node.start`` ran (as Erlang's ``node()``).
+this_node = "nonode@nohost"
+
 
 @final
 class Pid:
@@ -20,7 +23,9 @@ class Pid:
     Two pids are equal only when they name the same process.
     """
 
-    __slots__ = ("_number", "_proc")
+    # __weakref__: greenserver.node keeps the pids it sent to other nodes in
+    # a weak table, to find them when they come back.
+    __slots__ = ("__weakref__", "_number", "_proc")
 
     def __init__(self, proc: Process) -> None:
         self._number = next(_pid_numbers)
@@ -29,7 +34,17 @@ class Pid:
         self._proc = proc
 
     def __repr__(self) -> str:
+        remote = self._proc.remote
+        if remote is not None:
+            return repr(remote)
         return f"<0.{self._number}.0>"
+
+    @property
+    def node(self) -> str:
+        """The name of the node this process runs on (``"nonode@nohost"`` before
+        ``gs.node.start``, as in Erlang)."""
+        remote = self._proc.remote
+        return this_node if remote is None else remote.node  # type: ignore[attr-defined]
 
     def __reduce__(self) -> Any:
         raise TypeError("a Pid names a live process in this node and cannot be pickled")
@@ -43,14 +58,19 @@ class Ref:
     sent to it reaches the caller only while the call is still waiting.
     """
 
-    __slots__ = ("_alias", "_number", "_owner")
+    # _remote: how a ref made by another node looks on the wire (None for
+    # ours); for a call from another node, the caller's reply tag.
+    __slots__ = ("__weakref__", "_alias", "_number", "_owner", "_remote")
 
     def __init__(self, owner: Process | None = None, alias: bool = False) -> None:
         self._number = next(_ref_numbers)
         self._owner = owner
         self._alias = alias
+        self._remote: object = None
 
     def __repr__(self) -> str:
+        if self._remote is not None:
+            return f"#Ref<{self._remote!r}>"
         return f"#Ref<0.{self._number}>"
 
     def __reduce__(self) -> Any:

@@ -138,6 +138,7 @@ class Process:
         "adopted",
         "alive",
         "calling",
+        "context",
         "current",
         "engine",
         "exit_raised",
@@ -149,6 +150,7 @@ class Process:
         "pid",
         "reason",
         "reductions",
+        "remote",
         "trap_exit",
     )
 
@@ -170,6 +172,10 @@ class Process:
         # The server this process is blocked calling, if any: lets a call
         # detect a cycle (A calls B while B calls A) instead of deadlocking.
         self.calling: Process | None = None
+        # A dormant process's contextvars, kept while it has no engine.
+        self.context: Any = None
+        # Not None for a stand-in of another node's process (see RemoteBackend).
+        self.remote: object = None
 
     def __repr__(self) -> str:
         return f"<Process {self.pid!r}{'' if self.alive else ' dead'}>"
@@ -299,13 +305,10 @@ def spawn_process(
             _add_link(me, proc)
         if monitor:
             ref = _add_monitor(me, proc)
-    engine = Engine(_run, hub())
-    engine.gs_process = proc
-    proc.engine = engine
     _table[proc.pid] = proc
     if _instrument.enabled:
         _instrument.emit("spawn", proc.pid, fn=fn, link=link, monitor=monitor)
-    make_ready(engine, None, 0, (proc, fn, args, kwargs))
+    _borrow_engine(proc, fn, args, kwargs)
     return proc, ref
 
 
@@ -331,17 +334,70 @@ def spawn_monitor(fn: Callable[..., object], *args: object, **kwargs: Any) -> tu
     return proc.pid, ref
 
 
-def _run(start: tuple[Process, Callable[..., object], tuple[object, ...], dict[str, Any]]) -> None:
-    proc, fn, args, kwargs = start
-    del start
-    _run_body(proc, fn, args, kwargs)
+# --- engines: borrowed to run, given back when done or dormant ---------------
+
+_Job = tuple["Process", Callable[..., object], tuple[object, ...], dict[str, Any]]
+
+# Started engines parked in ``_scheduler.idle()``, waiting for a job. A job
+# is handed over by a direct switch (no hub trip, no new greenlet), and an
+# engine that is started already carries no recursion depth along.
+_pool: list[Engine] = []
+POOL_MAX: Final = 256
+_NO_ARGS: Final[tuple[object, ...]] = ()
+_NO_KWARGS: Final[dict[str, Any]] = {}
+
+
+def _borrow_engine(
+    proc: Process, fn: Callable[..., object], args: tuple[object, ...], kwargs: dict[str, Any]
+) -> None:
+    """Schedule ``fn(*args, **kwargs)`` as *proc*'s code on a pooled or new engine."""
+    engine = _pool.pop() if _pool else Engine(_engine_main, hub())
+    engine.gs_process = proc
+    make_ready(engine, None, 0, (proc, fn, args, kwargs))
+
+
+def idle_engines() -> list[RawGreenlet]:
+    """Return the engines parked in the pool (live greenlets, accounted for)."""
+    return list(_pool)
+
+
+def _engine_main(job: _Job) -> None:
+    """Run jobs, one process at a time; back to the pool after each clean end."""
+    engine = getcurrent()
+    assert isinstance(engine, Engine)
+    while True:
+        proc, fn, args, kwargs = job
+        del job
+        engine.gs_process = proc
+        # Each process has its own contextvars: a dormant one gets its own
+        # back (hibernate kept them), a new one starts empty.
+        if proc.context is not None:
+            engine.gr_context = proc.context
+            proc.context = None
+        proc.engine = engine
+        _run_body(proc, fn, args, kwargs)
+        del proc, fn, args, kwargs
+        if engine.gr_context is not None:
+            engine.gr_context = None  # never the last borrower's
+        if len(_pool) >= POOL_MAX:
+            return
+        _pool.append(engine)
+        job = _scheduler.idle()  # type: ignore[assignment]
 
 
 def _run_body(
     proc: Process, fn: Callable[..., object], args: tuple[object, ...], kwargs: dict[str, Any]
 ) -> None:
-    """Run a process's code on the current engine; turn its ending into an exit."""
+    """Run a process's code on the current engine; turn its ending into an exit.
+
+    Returns when the process is dead or dormant: either way the engine's
+    stack is unwound and it can serve another process. A KeyboardInterrupt
+    or SystemExit goes on out of the engine (gevent hands it to the main
+    greenlet).
+    """
     if not proc.alive:  # killed before it ever ran
+        if proc.engine is getcurrent():
+            proc.engine = None
         return
     reason: object = "normal"
     reraise: BaseException | None = None
@@ -376,27 +432,41 @@ class _Hibernated:
 HIBERNATED: Final = _Hibernated()
 
 
-def hibernate(proc: Process, resume: Callable[[], object]) -> object:
+def resumer(proc: Process, resume: Callable[[], object]) -> Callable[[], None]:
+    """Return what ``hibernate`` needs to run ``resume()`` on a borrowed engine.
+
+    Make it once per process and reuse it: it is called at each wake-up.
+    """
+    return partial(_borrow_engine, proc, resume, _NO_ARGS, _NO_KWARGS)
+
+
+def hibernate(proc: Process, wake: Callable[[], None]) -> object:
     """Let *proc* (the current process) give up its engine until a message comes.
 
     Returns ``HIBERNATED``, which the process's function must return at once:
-    its greenlet (and its stack) then ends. The next message starts a fresh
-    engine that runs ``resume()`` as the rest of the process.
+    its stack unwinds and its engine goes back to the pool. The next message
+    calls *wake* (from ``resumer(proc, resume)``), which borrows an engine
+    to run ``resume()`` as the rest of the process. A behaviour does this
+    whenever its mailbox is empty: an idle server holds no greenlet, only
+    its state.
+
+    Raises:
+        Exit: *proc* is dead.
     """
-    engine = Engine(partial(_wake_from_hibernation, proc, resume), hub())
-    engine.gs_process = proc
-    proc.engine = engine
+    if not proc.alive:
+        proc.exit_raised = True
+        raise Exit(proc.reason)
+    engine = getcurrent()
+    if engine is proc.engine:
+        proc.engine = None
+        # contextvars the process set live on in its next engine.
+        proc.context = engine.gr_context
     box = proc.mailbox
     if len(box):
-        make_ready(engine, None, 0, None)
+        wake()
     else:
-        box.wait_unstarted(engine)
+        box.sleep_until_message(wake)
     return HIBERNATED
-
-
-def _wake_from_hibernation(proc: Process, resume: Callable[[], object], _value: object) -> None:
-    proc.mailbox.wait_ended()  # the wait that hibernation stood for is over
-    _run_body(proc, resume, (), {})
 
 
 def report_crash(
@@ -464,6 +534,8 @@ def _bury(proc: Process, reason: object, work: list[tuple[Process, object]]) -> 
             if target.monitored_by is not None:
                 target.monitored_by.pop(ref, None)
             ref._alias = False
+            if target.remote is not None:
+                remote_backend.demonitor(proc, target, ref)
     watchers = proc.monitored_by
     if watchers:
         proc.monitored_by = None
@@ -473,7 +545,10 @@ def _bury(proc: Process, reason: object, work: list[tuple[Process, object]]) -> 
             if watcher.alive:
                 if _instrument.enabled:
                     _instrument.emit("down", watcher.pid, ref=ref, target=pid, reason=reason)
-                watcher.mailbox.put(Down(ref, pid, reason))
+                if watcher.remote is not None:
+                    remote_backend.down(watcher, ref, proc, reason)
+                else:
+                    watcher.mailbox.put(Down(ref, pid, reason))
     links = proc.links
     if links:
         proc.links = None
@@ -482,7 +557,9 @@ def _bury(proc: Process, reason: object, work: list[tuple[Process, object]]) -> 
                 other.links.discard(proc)
             if not other.alive:
                 continue
-            if other.trap_exit:
+            if other.remote is not None:
+                remote_backend.link_exit(proc, other, reason)
+            elif other.trap_exit:
                 other.mailbox.put(ExitSignal(pid, reason))
             elif not _is(reason, "normal"):
                 work.append((other, reason))
@@ -498,12 +575,6 @@ def _unwind(proc: Process) -> None:
     """Arrange for a dead process's greenlet to stop running its code."""
     engine = proc.engine
     if engine is None or engine is getcurrent() or engine.dead:
-        return
-    if not engine:
-        # Spawned but never started (_run sees it dead and returns), or
-        # hibernating: the unstarted engine is simply dropped.
-        proc.mailbox.forget_waiter(engine)
-        proc.engine = None
         return
     if proc.mailbox.interrupt():  # blocked in receive: wake it to raise Exit
         return
@@ -565,6 +636,9 @@ def exit(pid: Pid, reason: object) -> None:
     """
     target = _proc_of(pid, "exit")
     me = current_process()
+    if target.remote is not None:
+        remote_backend.exit(me, target, reason)
+        return
     _deliver_signal(target, me.pid, reason)
     _raise_if_dead(me)
 
@@ -579,6 +653,8 @@ def _add_link(a: Process, b: Process) -> None:
     if b.links is None:
         b.links = set()
     b.links.add(a)
+    if b.remote is not None:
+        remote_backend.link(a, b)
     if _instrument.enabled:
         _instrument.emit("link", a.pid, other=b.pid)
 
@@ -612,18 +688,25 @@ def unlink(pid: Pid) -> None:
         me.links.discard(target)
     if target.links is not None:
         target.links.discard(me)
+    if target.remote is not None:
+        remote_backend.unlink(me, target)
     if _instrument.enabled:
         _instrument.emit("unlink", me.pid, other=pid)
 
 
-def _add_monitor(watcher: Process, target: Process, *, alias: bool = False) -> Ref:
-    ref = Ref(watcher, alias)
+def _add_monitor(
+    watcher: Process, target: Process, *, alias: bool = False, ref: Ref | None = None
+) -> Ref:
+    if ref is None:
+        ref = Ref(watcher, alias)
     if watcher.monitors is None:
         watcher.monitors = {}
     watcher.monitors[ref] = target
     if target.monitored_by is None:
         target.monitored_by = {}
     target.monitored_by[ref] = watcher
+    if target.remote is not None:
+        remote_backend.monitor(watcher, target, ref)
     if _instrument.enabled:
         _instrument.emit("monitor", watcher.pid, ref=ref, target=target.pid)
     return ref
@@ -673,6 +756,8 @@ def demonitor_process(watcher: Process, ref: Ref, flush: bool = False) -> bool:
             found = True
             if target.monitored_by is not None:
                 target.monitored_by.pop(ref, None)
+            if target.remote is not None:
+                remote_backend.demonitor(watcher, target, ref)
     if flush and not found:
         watcher.mailbox.remove_if(lambda m: type(m) is Down and m.ref is ref)
     return found
@@ -729,7 +814,11 @@ def resolve(dest: object) -> Process | None:
     if type(dest) is Via:
         pid = via_backend.whereis(dest)
         return None if pid is None else pid._proc
-    raise TypeError(f"expected a Pid, a registered name (str) or a gs.Via; got {dest!r}")
+    if type(dest) is tuple and len(dest) == 2:
+        return remote_backend.resolve(dest)
+    raise TypeError(
+        f"expected a Pid, a registered name (str), a (name, node) pair or a gs.Via; got {dest!r}"
+    )
 
 
 def send(dest: object, msg: object) -> object:
@@ -968,3 +1057,90 @@ def whereis(name: str) -> Pid | None:
 def registered() -> list[str]:
     """Return every registered name."""
     return list(_names)
+
+
+# --- processes of other nodes -------------------------------------------------
+#
+# A pid of another node is a ``Pid`` whose process is a *stand-in*: a
+# ``Process`` with ``remote`` set, whose mailbox forwards what it is given to
+# that node (greenserver.node makes both). Sends, casts and calls reach it
+# through ``mailbox.put`` like any process, so the local fast paths pay
+# nothing for distribution. Links, monitors and exit signals that involve a
+# stand-in go through ``remote_backend``; the functions below are how the
+# distribution layer delivers what other nodes tell it.
+
+
+class RemoteBackend:
+    """What the kernel asks of the distribution layer (greenserver.node installs one)."""
+
+    def resolve(self, dest: tuple[object, object]) -> Process | None:
+        raise TypeError(
+            f"{dest!r} names a process of another node, but this node is not "
+            "distributed: call gs.node.start() first"
+        )
+
+    def link(self, local: Process, remote: Process) -> None:
+        """*local* linked itself to *remote*."""
+
+    def unlink(self, local: Process, remote: Process) -> None:
+        """*local* removed its link to *remote*."""
+
+    def link_exit(self, local: Process, remote: Process, reason: object) -> None:
+        """*local*, linked to *remote*, died of *reason*."""
+
+    def monitor(self, watcher: Process, remote: Process, ref: Ref) -> None:
+        """*watcher* monitors *remote* under *ref*."""
+
+    def demonitor(self, watcher: Process, remote: Process, ref: Ref) -> None:
+        """*watcher* dropped (or died with) its monitor *ref* on *remote*."""
+
+    def down(self, watcher: Process, ref: Ref, target: Process, reason: object) -> None:
+        """*target*, monitored by the remote *watcher* under *ref*, died of *reason*."""
+
+    def exit(self, sender: Process, remote: Process, reason: object) -> None:
+        """*sender* called ``exit(remote, reason)``."""
+
+
+remote_backend = RemoteBackend()
+
+
+def remote_link_signal(local: Process, remote: Process, reason: object) -> None:
+    """Deliver the exit signal of a remote process through its link to *local*."""
+    if local.links is None or remote not in local.links:
+        return  # unlinked meanwhile: the signal has nothing to travel on
+    local.links.discard(remote)
+    if remote.links is not None:
+        remote.links.discard(local)
+    if not local.alive:
+        return
+    if local.trap_exit:
+        local.mailbox.put(ExitSignal(remote.pid, reason))
+    elif not _is(reason, "normal"):
+        terminate(local, reason)
+
+
+def remote_unlink(local: Process, remote: Process) -> None:
+    """Remove the link between *local* and *remote* (the remote side asked)."""
+    if local.links is not None:
+        local.links.discard(remote)
+    if remote.links is not None:
+        remote.links.discard(local)
+
+
+def remote_exit_signal(local: Process, remote: Process, reason: object) -> None:
+    """Deliver ``exit(local, reason)`` called by a remote process."""
+    _deliver_signal(local, remote.pid, reason)
+
+
+def remote_monitor_fired(watcher: Process, ref: Ref, target: object, reason: object) -> None:
+    """The remote process *watcher* monitored under *ref* died: deliver its ``Down``."""
+    ref._alias = False
+    if watcher.monitors is None:
+        return
+    remote = watcher.monitors.pop(ref, None)
+    if remote is None:
+        return
+    if remote.monitored_by is not None:
+        remote.monitored_by.pop(ref, None)
+    if watcher.alive:
+        watcher.mailbox.put(Down(ref, target, reason))

@@ -116,12 +116,33 @@ def park(box: Waitable, deadline: float | None) -> object:
     The caller has set ``box._waiter`` to the current greenlet. *deadline*
     (a ``time.monotonic()`` value) arms a timeout that wakes it with TIMEOUT.
     """
-    global _budget, _pass_scheduled
+    global _pass_scheduled, _budget
     if deadline is not None:
         _unarmed.append((box, box._seq, getcurrent(), deadline))
         if not _pass_scheduled:
             _pass_scheduled = True
             hub().loop.run_callback(_hub_pass)
+    # idle(), inlined: this is every blocking receive (test_scheduler pins it).
+    ready = _ready
+    while ready and _budget > 0:
+        glet, other, seq, value = ready.popleft()
+        if other is None or other._seq == seq:
+            _budget -= 1
+            return _switch(glet, value)
+    h = _hub if _hub is not None else hub()
+    if getcurrent() is h:
+        raise RuntimeError("cannot block inside the gevent hub (a loop callback)")
+    return _switch(h)
+
+
+def idle() -> object:
+    """Block the current greenlet until someone switches to it; return the value.
+
+    Switches straight to the next ready greenlet when there is one (and the
+    budget allows), else to the hub. ``park`` ends here; a pooled engine
+    waits here for its next job.
+    """
+    global _budget
     ready = _ready
     while ready and _budget > 0:
         glet, other, seq, value = ready.popleft()

@@ -46,7 +46,7 @@ def wait_all_idle(timeout: float = 5.0) -> None:
     # bound would never expire and a busy process would hang the test.
     deadline = time.monotonic() + timeout
     while True:
-        busy = [p for p in _process.live_processes() if p is not me and p.mailbox._waiter is None]
+        busy = [p for p in _process.live_processes() if p is not me and not p.mailbox.is_waiting()]
         if not busy and not _scheduler._ready and not _scheduler._starting:
             return
         if time.monotonic() > deadline:

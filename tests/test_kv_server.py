@@ -196,6 +196,43 @@ class TestRedisPy:
         assert results[597:600] == [True, 200, b"200"]
         assert results[600:] == [[b"1", b"51", b"101", b"151"], 100, 100]
 
+    def test_a_transaction_pipeline_across_shards(self, kv: kv_server.KVServer) -> None:
+        """redis-py's pipeline() sends MULTI ... EXEC by default (transaction=True)."""
+
+        def session() -> tuple[list[Any], list[Any], list[Any], object]:
+            r = redis.Redis(port=kv.port, protocol=2, socket_timeout=10)
+            try:
+                pipe = r.pipeline()  # transaction=True
+                for i in range(20):
+                    pipe.set(f"tx:{i}", i).incr(f"tx:{i}")
+                pipe.mget([f"tx:{i}" for i in range(0, 20, 5)])
+                pipe.ping()
+                first = pipe.execute()
+                with r.pipeline() as pipe:
+                    second = (
+                        pipe.set("tx:text", "abc")
+                        .incr("tx:text")
+                        .get("tx:text")
+                        .execute(raise_on_error=False)
+                    )
+                with r.pipeline() as pipe:
+                    pipe.set("tx:never", 1)
+                    pipe.reset()  # DISCARD, or nothing: either way nothing ran
+                empty = r.pipeline().execute()
+                return first, second, empty, r.get("tx:never")
+            finally:
+                r.close()
+
+        first, second, empty, never = in_thread(session)
+
+        assert first[:40] == [x for i in range(20) for x in (True, i + 1)]
+        assert first[40:] == [[b"1", b"6", b"11", b"16"], True]
+        assert second[:1] == [True]
+        assert isinstance(second[1], redis.ResponseError)
+        assert second[2] == b"abc"
+        assert empty == []
+        assert never is None
+
     def test_errors_are_redis_errors(self, kv: kv_server.KVServer) -> None:
         def session() -> list[str]:
             r = redis.Redis(port=kv.port, protocol=2, socket_timeout=10)
@@ -553,6 +590,8 @@ def redis_server() -> Iterator[int]:
 DIFFERENTIAL_SCRIPT = """
 PING
 PING hello
+PING a b
+ping a b c
 ECHO "two words"
 SET a 1
 GET a
@@ -625,11 +664,59 @@ DBSIZE
 """
 
 
+TRANSACTION_SCRIPT = """
+EXEC
+DISCARD
+MULTI
+SET t1 1
+INCR t1
+SET t2 x
+INCR t2
+MSET t3 a t4 b t5 c
+MGET t1 t2 t3 t4 t5
+PING
+PING hi
+PING a b
+EXEC
+MULTI
+EXEC
+MULTI
+MULTI
+SET t6 1
+EXEC
+GET t6
+MULTI
+SET t7 1
+DISCARD
+GET t7
+DISCARD
+MULTI
+SET t8 1
+SET
+NOSUCH x
+GET t8
+EXEC
+GET t8
+MULTI x
+MULTI
+SET t9 1
+EXEC x
+GET t9
+EXEC
+multi
+incr t1
+exec
+"""
+
+
 class TestAgainstRedisServer:
+    @pytest.mark.parametrize(
+        "script", [DIFFERENTIAL_SCRIPT, TRANSACTION_SCRIPT], ids=["commands", "transactions"]
+    )
     def test_the_replies_match_redis_server_byte_for_byte(
-        self, kv: kv_server.KVServer, redis_server: int
+        self, kv: kv_server.KVServer, redis_server: int, script: str
     ) -> None:
-        lines = [line for line in DIFFERENTIAL_SCRIPT.strip().splitlines() if line]
+        lines = [line for line in script.strip().splitlines() if line]
         ours, theirs = Client(kv.port), Client(redis_server)
         try:
             diffs = []

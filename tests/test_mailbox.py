@@ -62,7 +62,10 @@ class TestSend:
     def test_bad_destination_raises_type_error(self) -> None:
         with pytest.raises(
             TypeError,
-            match=r"^expected a Pid, a registered name \(str\) or a gs\.Via; got 3\.5$",
+            match=(
+                r"^expected a Pid, a registered name \(str\), a \(name, node\) pair "
+                r"or a gs\.Via; got 3\.5$"
+            ),
         ):
             gs.send(3.5, "hello")
 

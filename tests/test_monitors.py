@@ -163,7 +163,10 @@ class TestMonitor:
     def test_bad_target_type_raises_type_error(self) -> None:
         with pytest.raises(
             TypeError,
-            match=r"^expected a Pid, a registered name \(str\) or a gs\.Via; got 42$",
+            match=(
+                r"^expected a Pid, a registered name \(str\), a \(name, node\) pair "
+                r"or a gs\.Via; got 42$"
+            ),
         ):
             gs.monitor(42)
 
