@@ -254,3 +254,11 @@ class TestGeventWSGIServer:
         assert after[1]["count"] == 1  # type: ignore[index]
         assert list(terminated(server).values()) == ["count=1 reason=shutdown"]
         assert code == -signal.SIGTERM
+
+
+class TestDocs:
+    def test_the_applications_page_shows_every_recipe_as_tested(self) -> None:
+        page = (APPS.parents[1] / "docs" / "applications.md").read_text()
+
+        for recipe in sorted(APPS.glob("*.py")):
+            assert f'--8<-- "examples/apps/{recipe.name}"' in page, recipe.name
