@@ -54,7 +54,7 @@ from ._process import (
 )
 from ._registry import Registry
 from ._results import Ignore, NoReply, Ok, Reply, Stop
-from ._supervisor import Supervisor
+from ._supervisor import Supervisor, SupervisorSpec
 from ._task import Task, TaskSupervisor
 
 __version__ = "0.1.0"
@@ -89,6 +89,7 @@ __all__ = [
     "Stop",
     "Supervisor",
     "SupervisorError",
+    "SupervisorSpec",
     "Task",
     "TaskSupervisor",
     "Via",

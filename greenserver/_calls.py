@@ -83,8 +83,8 @@ class Answer:
 
 
 def send_reply(from_: Ref, value: object) -> None:
-    owner = from_._owner
-    if from_._alias and owner is not None and owner.alive:
+    owner = from_.alias_owner()
+    if owner is not None:
         if _instrument.enabled:
             _instrument.emit("reply", owner.pid, ref=from_, value=value)
         # An active call alias means its owner waits on this very call, and
@@ -139,9 +139,7 @@ def call_process(
         try:
             me = current_process()
         except ForeignThreadError:
-            return run_from_foreign_thread(
-                partial(call_process, server, request, timeout, envelope), timeout, "a call"
-            )
+            return _call_from_foreign_thread(server, request, timeout, envelope)
     if type(server) is Pid and server._proc.alive:
         target = server._proc
     else:
@@ -165,11 +163,7 @@ def call_process(
         msg = receive_in(me, match, timeout, mark, True)
     except TimeoutError:
         abandon_wait(me, ref, match, mark)
-        raise CallTimeoutError(
-            f"call to {_describe(server)} timed out after {timeout}s; request was {request!r}",
-            server=server,
-            request=request,
-        ) from None
+        raise _call_timeout(server, request, timeout) from None
     except BaseException:  # gevent.Timeout, a kill, Ctrl-C: nothing may survive the wait
         abandon_wait(me, ref, match, mark)
         raise
@@ -189,6 +183,28 @@ def call_process(
         server=server,
         request=request,
     )
+
+
+def _call_timeout(server: object, request: object, timeout: float | None) -> CallTimeoutError:
+    return CallTimeoutError(
+        f"call to {_describe(server)} timed out after {timeout}s; request was {request!r}",
+        server=server,
+        request=request,
+    )
+
+
+def _call_from_foreign_thread(
+    server: object, request: object, timeout: float | None, envelope: type[Call] | type[System]
+) -> object:
+    def attempt(left: float | None) -> object:
+        # The proxy calls with the time left of the thread's deadline; a
+        # timeout still reports the timeout the caller gave.
+        try:
+            return call_process(server, request, left, envelope)
+        except CallTimeoutError:
+            raise _call_timeout(server, request, timeout) from None
+
+    return run_from_foreign_thread(attempt, timeout, "a call", server=server, request=request)
 
 
 def cast_process(server: object, request: object) -> None:
@@ -215,7 +231,13 @@ def stop_process(server: object, reason: object, timeout: float | None) -> None:
     try:
         me = current_process()
     except ForeignThreadError:
-        run_from_foreign_thread(partial(stop_process, server, reason, timeout), timeout, "a stop")
+        run_from_foreign_thread(
+            partial(_stop_from_foreign_thread, server, reason, timeout),
+            timeout,
+            "a stop",
+            server=server,
+            request=("stop", reason),
+        )
         return
     target = _target(server, ("stop", reason))
     if target is me:
@@ -233,11 +255,7 @@ def stop_process(server: object, reason: object, timeout: float | None) -> None:
         abandon_wait(me, ref, is_down, mark)
         if not isinstance(exc, TimeoutError):
             raise
-        raise CallTimeoutError(
-            f"stopping {_describe(server)} timed out after {timeout}s",
-            server=server,
-            request=("stop", reason),
-        ) from None
+        raise _stop_timeout(server, reason, timeout) from None
     assert type(down) is Down
     if type(down.reason) is str and down.reason == "noproc":
         raise NoProcessError(f"no process {_describe(server)}", server=server)
@@ -248,3 +266,20 @@ def stop_process(server: object, reason: object, timeout: float | None) -> None:
             server=server,
             request=("stop", reason),
         )
+
+
+def _stop_timeout(server: object, reason: object, timeout: float | None) -> CallTimeoutError:
+    return CallTimeoutError(
+        f"stopping {_describe(server)} timed out after {timeout}s",
+        server=server,
+        request=("stop", reason),
+    )
+
+
+def _stop_from_foreign_thread(
+    server: object, reason: object, timeout: float | None, left: float | None
+) -> None:
+    try:
+        stop_process(server, reason, left)
+    except CallTimeoutError:
+        raise _stop_timeout(server, reason, timeout) from None

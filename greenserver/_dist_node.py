@@ -543,7 +543,7 @@ class LocalNode:
         if kind is Call or kind is System:
             assert isinstance(msg, (Call, System))
             ref = msg.from_
-            owner = ref._owner
+            owner = ref.owner()
             assert owner is not None
             sender = owner
             tag = ImproperList([A_ALIAS], ref)
@@ -608,7 +608,7 @@ class LocalNode:
                 msg = Cast(msg[1])
             elif len(msg) == 2 and type(head) is ImproperList:
                 ref = head.tail
-                if type(ref) is Ref and ref._owner is not None:
+                if type(ref) is Ref and ref.owner() is not None:
                     send_alias(ref, Answer(ref, msg[1]))
                     return
         if proc is not None:
@@ -683,7 +683,7 @@ def _on_reg_send(local: LocalNode, conn: Connection, ctrl: tuple[Any, ...], msg:
 
 def _on_alias_send(local: LocalNode, conn: Connection, ctrl: tuple[Any, ...], msg: object) -> None:
     alias = ctrl[2]
-    if type(alias) is Ref and alias._owner is not None:
+    if type(alias) is Ref and alias.owner() is not None:
         if type(msg) is tuple and len(msg) == 2 and type(msg[0]) is ImproperList:
             msg = Answer(alias, msg[1])
         send_alias(alias, msg)

@@ -111,14 +111,14 @@ class Engine(RawGreenlet):
         proc = self.gs_process
         if not proc.alive:
             proc.exit_raised = True
-            return _raw_throw(self, Exit(proc.reason))
+            return _raw_throw(self, exit_of(proc))
         return _raw_switch(self, *args, **kwargs)
 
     def throw(self, *args: Any) -> Any:
         proc = self.gs_process
         if not proc.alive:
             proc.exit_raised = True
-            return _raw_throw(self, Exit(proc.reason))
+            return _raw_throw(self, exit_of(proc))
         return _raw_throw(self, *args)
 
 
@@ -151,6 +151,7 @@ class Process:
         "reason",
         "reductions",
         "remote",
+        "signal_from",
         "trap_exit",
     )
 
@@ -160,6 +161,7 @@ class Process:
         self.engine: RawGreenlet | None = None
         self.alive = True
         self.reason: object = None
+        self.signal_from: Pid | None = None  # who sent the exit signal that killed it
         self.trap_exit = False
         self.links: set[Process] | None = None
         self.monitors: dict[Ref, Process] | None = None  # refs this process holds
@@ -215,7 +217,7 @@ def current_process() -> Process:
         if proc.adopted and proc.exit_raised:
             return _adopt(glet)
         proc.exit_raised = True
-        raise Exit(proc.reason)
+        raise exit_of(proc)
     return proc
 
 
@@ -228,7 +230,7 @@ def refuse_if_dead() -> None:
     proc: Process | None = getattr(getcurrent(), "gs_process", None)
     if proc is not None and not proc.alive and not (proc.adopted and proc.exit_raised):
         proc.exit_raised = True
-        raise Exit(proc.reason)
+        raise exit_of(proc)
 
 
 class ForeignThreadError(RuntimeError):
@@ -464,7 +466,7 @@ def hibernate(proc: Process, wake: Callable[[], None]) -> object:
     """
     if not proc.alive:
         proc.exit_raised = True
-        raise Exit(proc.reason)
+        raise exit_of(proc)
     engine = getcurrent()
     if engine is proc.engine:
         proc.engine = None
@@ -512,22 +514,30 @@ def _qualname(fn: object) -> str:
 # --- dying ------------------------------------------------------------------
 
 
-def terminate(proc: Process, reason: object) -> None:
+def terminate(proc: Process, reason: object, from_: Pid | None = None) -> None:
     """Make *proc* dead now, with all the effects of its death, then unwind it.
 
-    Deaths it causes through links happen in the same step (a worklist, not
-    recursion, so a long chain of links cannot overflow the stack).
+    *from_* is the process whose exit signal kills it, if any: the ``Exit``
+    raised in *proc* names it. Deaths it causes through links happen in the
+    same step (a worklist, not recursion, so a long chain of links cannot
+    overflow the stack).
     """
-    work = [(proc, reason)]
+    work: list[tuple[Process, object, Pid | None]] = [(proc, reason, from_)]
     while work:
-        victim, why = work.pop()
+        victim, why, sender = work.pop()
         if victim.alive:
-            _bury(victim, why, work)
+            _bury(victim, why, work, sender)
 
 
-def _bury(proc: Process, reason: object, work: list[tuple[Process, object]]) -> None:
+def _bury(
+    proc: Process,
+    reason: object,
+    work: list[tuple[Process, object, Pid | None]],
+    sender: Pid | None,
+) -> None:
     proc.alive = False
     proc.reason = reason
+    proc.signal_from = None if sender is proc.pid else sender
     pid = proc.pid
     _table.pop(pid, None)
     # As in OTP: the name is free before anyone can see the process dead, so
@@ -542,7 +552,7 @@ def _bury(proc: Process, reason: object, work: list[tuple[Process, object]]) -> 
         for ref, target in monitors.items():
             if target.monitored_by is not None:
                 target.monitored_by.pop(ref, None)
-            ref._alias = False
+            ref.deactivate()
             if target.remote is not None:
                 remote_backend.demonitor(proc, target, ref)
     watchers = proc.monitored_by
@@ -571,7 +581,7 @@ def _bury(proc: Process, reason: object, work: list[tuple[Process, object]]) -> 
             elif other.trap_exit:
                 other.mailbox.put(ExitSignal(pid, reason))
             elif not _is(reason, "normal"):
-                work.append((other, reason))
+                work.append((other, reason, pid))
     proc.mailbox.clear()
     proc.calling = None
     if _at_death and proc in _at_death:
@@ -599,9 +609,14 @@ def _throw_exit(proc: Process) -> None:
         return
     proc.exit_raised = True
     if isinstance(engine, Greenlet):
-        _raw_throw(engine, _QuietExit(proc.reason))
+        _raw_throw(engine, exit_of(proc, _QuietExit))
     else:
-        _raw_throw(engine, Exit(proc.reason))
+        _raw_throw(engine, exit_of(proc))
+
+
+def exit_of(proc: Process, kind: type[Exit] = Exit) -> Exit:
+    """Return the ``Exit`` a dead process raises: its reason and who killed it."""
+    return kind(proc.reason, proc.signal_from)
 
 
 _at_death: dict[Process, list[Callable[[], object]]] = {}
@@ -620,7 +635,7 @@ def at_death(proc: Process, cleanup: Callable[[], object]) -> None:
 def _raise_if_dead(proc: Process) -> None:
     if not proc.alive:
         proc.exit_raised = True
-        raise Exit(proc.reason)
+        raise exit_of(proc)
 
 
 def _deliver_signal(target: Process, sender: Pid, reason: object) -> None:
@@ -628,11 +643,11 @@ def _deliver_signal(target: Process, sender: Pid, reason: object) -> None:
     if not target.alive:
         return
     if _is(reason, "kill"):
-        terminate(target, "killed")
+        terminate(target, "killed", sender)
     elif target.trap_exit:
         target.mailbox.put(ExitSignal(sender, reason))
     elif not _is(reason, "normal") or target.pid is sender:
-        terminate(target, reason)
+        terminate(target, reason, sender)
 
 
 def exit(pid: Pid, reason: object) -> None:
@@ -683,7 +698,7 @@ def link(pid: Pid) -> None:
         if me.trap_exit:
             me.mailbox.put(ExitSignal(pid, "noproc"))
         else:
-            terminate(me, "noproc")
+            terminate(me, "noproc", pid)
             _raise_if_dead(me)
         return
     _add_link(me, target)
@@ -757,7 +772,7 @@ def demonitor_process(watcher: Process, ref: Ref, flush: bool = False) -> bool:
     is dropped. A monitor still active here cannot have delivered its ``Down``,
     so the mailbox is only scanned when it was not.
     """
-    ref._alias = False
+    ref.deactivate()
     found = False
     if watcher.monitors is not None:
         target = watcher.monitors.pop(ref, None)
@@ -796,8 +811,8 @@ def abandon_wait(proc: Process, ref: Ref, match: Match, mark: int) -> None:
 
 def send_alias(ref: Ref, msg: object) -> bool:
     """Deliver *msg* to the owner of alias *ref* if the alias is still active."""
-    owner = ref._owner
-    if not ref._alias or owner is None or not owner.alive:
+    owner = ref.alias_owner()
+    if owner is None:
         return False
     owner.mailbox.put(msg)
     return True
@@ -870,30 +885,60 @@ def _deliver_quietly(dest: object, msg: object) -> None:
 
 
 _allocate_lock = get_original("_thread", "allocate_lock")
+_monotonic = get_original("time", "monotonic")
+
+# How late past a foreign call's deadline the hub's thread may be with the
+# answer (the call's own timeout) before the caller concludes it is blocked.
+FOREIGN_SLACK: Final = 0.05
 
 
-def run_from_foreign_thread(fn: Callable[[], object], timeout: float | None, what: str) -> object:
-    """Run *fn* in a short-lived process of the node and wait for its result.
+def run_from_foreign_thread(
+    fn: Callable[[float | None], object],
+    timeout: float | None,
+    what: str,
+    *,
+    server: object = None,
+    request: object = None,
+) -> object:
+    """Run ``fn(time_left)`` in a short-lived process of the node and wait for its result.
 
     This is how a plain OS thread calls a server: the hub's thread does the
-    work, the OS thread waits on a real lock. *timeout* bounds the wait (a
-    little slack covers the hand-over); the hub's thread must be running.
+    work, the OS thread waits on a real lock. The deadline is the caller's:
+    *fn* gets the seconds left when it starts, so its own timeout fires on
+    time, and the OS thread gives up ``FOREIGN_SLACK`` after the deadline.
+    No answer by then means the hub's thread is blocked (it could not even
+    run a timer), and the ``CallTimeoutError`` says so.
     """
+    deadline = None if timeout is None else _monotonic() + timeout
     done = _allocate_lock()
     done.acquire()
     outcome: list[tuple[bool, object]] = []
+    started: list[bool] = []
 
     def proxy() -> None:
+        started.append(True)
+        left = None if deadline is None else max(0.0, deadline - _monotonic())
         try:
-            outcome.append((True, fn()))
+            outcome.append((True, fn(left)))
         except BaseException as exc:
             outcome.append((False, exc))
         finally:
             done.release()
 
     run_in_node(spawn_process, proxy, (), {})
-    if not done.acquire(timeout=-1 if timeout is None else timeout + 1.0):
-        raise CallTimeoutError(f"{what} from another OS thread got no answer within {timeout}s")
+    wait = -1.0 if deadline is None else max(0.0, deadline - _monotonic()) + FOREIGN_SLACK
+    if not done.acquire(timeout=wait):
+        if started:
+            why = "picked the request up, then got blocked before it could even time out"
+        else:
+            why = "never picked the request up"
+        raise CallTimeoutError(
+            f"{what} from another OS thread got no answer within {timeout}s: greenserver's "
+            f"hub thread is blocked ({why}); it must be running gevent (serving, joining, "
+            "receiving), not an unpatched blocking call such as time.sleep() or long CPU work",
+            server=server,
+            request=request,
+        )
     ok, value = outcome[0]
     if not ok:
         assert isinstance(value, BaseException)
@@ -918,22 +963,22 @@ def receive_in(
         _check_timeout(timeout)
     if not proc.alive:
         proc.exit_raised = True
-        raise Exit(proc.reason)
+        raise exit_of(proc)
     try:
         msg = proc.mailbox.get(match, timeout, start, in_sender)
     except Interrupted:
         proc.exit_raised = True
-        raise Exit(proc.reason) from None
+        raise exit_of(proc) from None
     except TimeoutError:
         if not proc.alive:  # mypy cannot see the switch inside get()
             proc.exit_raised = True  # type: ignore[unreachable]
-            raise Exit(proc.reason) from None
+            raise exit_of(proc) from None
         raise
     # Woken for a message, then killed before it ran: it must not go on.
     # (mypy cannot see that the switch inside get() may change proc.alive.)
     if not proc.alive:
         proc.exit_raised = True  # type: ignore[unreachable]
-        raise Exit(proc.reason)
+        raise exit_of(proc)
     proc.reductions += 1
     if _instrument.enabled:
         _instrument.emit("receive", proc.pid, msg=msg)
@@ -1143,7 +1188,7 @@ def remote_exit_signal(local: Process, remote: Process, reason: object) -> None:
 
 def remote_monitor_fired(watcher: Process, ref: Ref, target: object, reason: object) -> None:
     """The remote process *watcher* monitored under *ref* died: deliver its ``Down``."""
-    ref._alias = False
+    ref.deactivate()
     if watcher.monitors is None:
         return
     remote = watcher.monitors.pop(ref, None)

@@ -139,9 +139,7 @@ def _start(link: bool, keys: str, name: str) -> Pid:
     if type(name) is not str or not name:
         raise TypeError(f"a registry's name must be a non-empty str; got {name!r}")
     start = GenServer.start_link if link else GenServer.start
-    pid = start(Registry, keys, name=name)
-    assert pid is not None
-    return pid
+    return start(Registry, keys, name=name)
 
 
 @final

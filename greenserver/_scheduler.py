@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from time import monotonic
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final
 
 import gevent
 from gevent.monkey import get_original
@@ -35,12 +35,39 @@ if TYPE_CHECKING:
 HANDOFF_BUDGET: Final = 100
 
 
-class Waitable(Protocol):
-    """What a parked greenlet waits on: a mailbox, in practice."""
+class Wait:
+    """What a parked greenlet waits on (a mailbox is one): one wait at a time.
 
-    _seq: int
-    _waiter: RawGreenlet | None
-    _timer: Any
+    It owns the three things a wait needs and nothing else touches them from
+    outside this module: the greenlet blocked on it, the counter that names
+    the current wait (a wake-up carrying an older count is stale and
+    dropped), and the timeout's timer.
+    """
+
+    __slots__ = ("_seq", "_timer", "_waiter")
+
+    def __init__(self) -> None:
+        self._waiter: RawGreenlet | None = None
+        self._seq = 0
+        self._timer: Any = None
+
+    def end_wait(self) -> None:
+        """The wait is over, however it ended: later wake-ups for it are stale."""
+        self._waiter = None
+        self._seq += 1
+        timer = self._timer
+        if timer is not None:
+            self._timer = None
+            timer.close()
+
+    def interrupt(self) -> bool:
+        """Wake the blocked greenlet with INTERRUPT; return whether one was blocked."""
+        glet = self._waiter
+        if glet is None:
+            return False
+        self._waiter = None
+        make_ready(glet, self, self._seq, INTERRUPT)
+        return True
 
 
 class _WakeValue:
@@ -58,11 +85,11 @@ TIMEOUT: Final = _WakeValue("TIMEOUT")
 INTERRUPT: Final = _WakeValue("INTERRUPT")
 
 # (greenlet, waitable or None for a first start, seq, value to switch in)
-_ReadyEntry = tuple[RawGreenlet, "Waitable | None", int, object]
+_ReadyEntry = tuple[RawGreenlet, "Wait | None", int, object]
 
 _ready: deque[_ReadyEntry] = deque()
 _starting: deque[_ReadyEntry] = deque()  # unstarted greenlets: the hub starts them
-_unarmed: list[tuple[Waitable, int, RawGreenlet, float]] = []
+_unarmed: list[tuple[Wait, int, RawGreenlet, float]] = []
 _pass_scheduled = False
 _budget = HANDOFF_BUDGET
 _hub: Hub | None = None
@@ -92,7 +119,7 @@ def hub() -> Hub:
     return h
 
 
-def make_ready(glet: RawGreenlet, box: Waitable | None, seq: int, value: object) -> None:
+def make_ready(glet: RawGreenlet, box: Wait | None, seq: int, value: object) -> None:
     """Queue *glet* to be switched into with *value*, unless the wait ended first.
 
     A greenlet that has not started yet is only ever started by the hub: a
@@ -110,7 +137,7 @@ def make_ready(glet: RawGreenlet, box: Waitable | None, seq: int, value: object)
         hub().loop.run_callback(_hub_pass)
 
 
-def park(box: Waitable, deadline: float | None) -> object:
+def park(box: Wait, deadline: float | None) -> object:
     """Block the current greenlet until it is woken; return the wake value.
 
     The caller has set ``box._waiter`` to the current greenlet. *deadline*
@@ -191,7 +218,7 @@ def _arm_timers() -> None:
             timer.start(_expire, box, seq, glet)
 
 
-def _expire(box: Waitable, seq: int, glet: RawGreenlet) -> None:
+def _expire(box: Wait, seq: int, glet: RawGreenlet) -> None:
     if box._seq == seq and box._waiter is glet:
         box._waiter = None
         _switch(glet, TIMEOUT)
@@ -207,6 +234,11 @@ def is_foreign_thread() -> bool:
 def run_in_node(fn: Callable[..., object], *args: object) -> None:
     """Run ``fn(*args)`` in the node's hub soon; safe to call from any OS thread."""
     hub().loop.run_callback_threadsafe(fn, *args)
+
+
+def has_ready() -> bool:
+    """Return whether some greenlet waits to be started or switched into."""
+    return bool(_ready or _starting)
 
 
 def is_queued(glet: RawGreenlet) -> bool:

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from functools import partial
 from heapq import heapify, heappop
+from inspect import Parameter, Signature
 from time import monotonic
-from typing import Any, ClassVar, Final, final
+from typing import Any, ClassVar, Final, Protocol, TypeVar, final, overload
 
 from . import _clock, _instrument, _reports
 from ._child_spec import ChildSpec, to_child_spec
@@ -28,6 +28,7 @@ from ._pid import Pid, Ref
 from ._process import (
     Down,
     ExitSignal,
+    Via,
     current_process,
     demonitor,
     exit,
@@ -39,6 +40,11 @@ from ._process import (
     unlink,
 )
 from ._results import Ignore, NoReply, Ok, Reply, Stop
+
+A = TypeVar("A")
+R = TypeVar("R")
+A_contra = TypeVar("A_contra", contravariant=True)
+R_co = TypeVar("R_co", covariant=True)
 
 STRATEGIES: Final = ("one_for_one", "one_for_all", "rest_for_one")
 RESTARTING: Final = "restarting"
@@ -504,58 +510,193 @@ def _count(state: _State) -> dict[str, int]:
     }
 
 
+class _SupInitSpec(Protocol[A_contra]):
+    """A module-form supervisor whose ``init`` takes an ``A`` and never ignores."""
+
+    def init(self, arg: A_contra, /) -> SupervisorSpec: ...
+
+
+class _SupInitAny(Protocol[A_contra]):
+    """A module-form supervisor whose ``init`` takes an ``A`` and may return ``Ignore``."""
+
+    def init(self, arg: A_contra, /) -> SupervisorSpec | Ignore: ...
+
+
+class _SupervisorStartFunction(Protocol[A_contra, R_co]):
+    """What ``Supervisor.start_link`` (list form) and ``MySup.start_link`` are, to mypy."""
+
+    @overload
+    def __call__(
+        self: _SupervisorStartFunction[object, Any],
+        children: Iterable[object],
+        *,
+        strategy: str = "one_for_one",
+        max_restarts: int = 3,
+        max_seconds: float = 5.0,
+        name: str | Via | None = None,
+        timeout: float | None = None,
+    ) -> Pid: ...
+    @overload
+    def __call__(
+        self, arg: A_contra, /, *, name: str | Via | None = None, timeout: float | None = None
+    ) -> R_co: ...
+    @overload
+    def __call__(
+        self: _SupervisorStartFunction[None, R],
+        /,
+        *,
+        name: str | Via | None = None,
+        timeout: float | None = None,
+    ) -> R: ...
+
+
 class _SupervisorStart:
     """``Supervisor.start_link(children, ...)`` on the base, ``MySup.start_link(arg)`` on a
     subclass; ``start`` likewise, without the link."""
 
-    def __init__(self, *, link: bool) -> None:
+    def __init__(self, *, link: bool = True) -> None:
         self.link = link
         self.cache = "_gs_start_link" if link else "_gs_start"
 
-    def __get__(self, obj: object, owner: type[Supervisor]) -> Callable[..., Pid | None]:
+    @overload
+    def __get__(
+        self, obj: None, owner: type[_SupInitSpec[A]]
+    ) -> _SupervisorStartFunction[A, Pid]: ...
+    @overload
+    def __get__(
+        self, obj: None, owner: type[_SupInitAny[A]]
+    ) -> _SupervisorStartFunction[A, Pid | None]: ...
+    def __get__(self, obj: object, owner: type[Any]) -> Any:
         if owner is Supervisor:
-            return partial(_start_list, self.link)
+            return _start_list if self.link else _start_list_unlinked
         # Cached on the class, as GenServer does, so equal specs compare equal.
         fn: Callable[..., Pid | None] | None = owner.__dict__.get(self.cache)
         if fn is None:
-            fn = partial(_start_module, self.link, owner)
+            fn = _module_start_function(owner, self.link)
             setattr(owner, self.cache, fn)
         return fn
 
 
 def _start_list(
-    link: bool,
     children: Iterable[object],
     *,
     strategy: str = "one_for_one",
     max_restarts: int = 3,
     max_seconds: float = 5.0,
-    name: object = None,
+    name: str | Via | None = None,
     timeout: float | None = None,
 ) -> Pid:
+    """Start a supervisor of *children*, linked to the caller; return its pid.
+
+    Children start in order, each before the next; this returns once all
+    have started. A child is a ``ChildSpec``, a GenServer class ``C`` (started
+    as ``C.start_link(None)``) or ``(C, arg)``.
+
+    Args:
+        children: The child specs, in start order.
+        strategy: ``"one_for_one"``, ``"one_for_all"`` or ``"rest_for_one"``.
+        max_restarts: More restarts than this within *max_seconds* make the
+            supervisor stop its children and exit with ``"shutdown"``.
+        max_seconds: The window of the restart intensity.
+        name: Register the supervisor under this name or ``gs.Via``.
+        timeout: Seconds the whole start may take.
+
+    Raises:
+        StartError: A child failed to start (the message names it).
+        ValueError, TypeError: A child spec or an option is malformed.
+    """
     spec = SupervisorSpec(
         children, strategy=strategy, max_restarts=max_restarts, max_seconds=max_seconds
     )
-    pid = _start_server((None, None, spec), name, timeout, link)
+    pid = _start_server((None, None, spec), name, timeout)
     assert pid is not None
     return pid
 
 
-def _start_module(
-    link: bool,
-    module: type[Supervisor],
-    arg: object = None,
+_start_list.__name__ = "start_link"
+_start_list.__qualname__ = "Supervisor.start_link"
+
+
+def _start_list_unlinked(
+    children: Iterable[object],
     *,
-    name: object = None,
+    strategy: str = "one_for_one",
+    max_restarts: int = 3,
+    max_seconds: float = 5.0,
+    name: str | Via | None = None,
     timeout: float | None = None,
-) -> Pid | None:
-    if module.init is Supervisor.init:
-        raise TypeError(f"{module.__qualname__} must define init(self, arg)")
-    return _start_server((module, arg, None), name, timeout, link)
+) -> Pid:
+    """Start a supervisor of *children* as ``start_link`` does, but linked to nobody.
+
+    An application's master owns its tree this way; see ``start_link`` for
+    the arguments and errors.
+    """
+    spec = SupervisorSpec(
+        children, strategy=strategy, max_restarts=max_restarts, max_seconds=max_seconds
+    )
+    pid = _start_server((None, None, spec), name, timeout, link=False)
+    assert pid is not None
+    return pid
+
+
+_start_list_unlinked.__name__ = "start"
+_start_list_unlinked.__qualname__ = "Supervisor.start"
+
+
+def _module_start_function(module: type[Supervisor], link: bool) -> Callable[..., Pid | None]:
+    """Build ``module.start_link`` (or ``module.start``): a real function, for ``help()``."""
+    shown = f"{module.__qualname__}.{'start_link' if link else 'start'}"
+    linked = "linked to the caller" if link else "linked to nobody"
+
+    def start_link(*args: Any, **options: Any) -> Pid | None:
+        if len(args) > 1:
+            raise TypeError(
+                f"{shown}() takes one init argument and keyword options; "
+                f"got {len(args)} positional arguments {args!r}"
+            )
+        unknown = options.keys() - {"name", "timeout"}
+        if unknown:
+            raise TypeError(
+                f"{shown}() got unexpected keyword arguments {sorted(unknown)!r}; "
+                "the options are name and timeout"
+            )
+        if module.init is Supervisor.init:
+            raise TypeError(f"{module.__qualname__} must define init(self, arg)")
+        arg = args[0] if args else None
+        return _start_server(
+            (module, arg, None), options.get("name"), options.get("timeout"), link=link
+        )
+
+    start_link.__qualname__ = shown
+    start_link.__module__ = module.__module__
+    start_link.__doc__ = f"""\
+Start a new {module.__qualname__} supervisor {linked}; return its pid.
+
+``{module.__qualname__}.init(arg)`` returns the children and options
+(``Supervisor.spec(...)``); the children start in order before this returns.
+When ``init`` returns ``Ignore()`` the result is ``None``: mypy knows which
+from the return type ``init`` declares.
+
+Args:
+    arg: Passed to ``init``; ``None`` when left out.
+    name: Register the supervisor under this name or ``gs.Via``.
+    timeout: Seconds the whole start may take.
+
+Raises:
+    StartError: ``init`` failed or a child failed to start.
+"""
+    start_link.__signature__ = Signature(  # type: ignore[attr-defined]
+        [
+            Parameter("arg", Parameter.POSITIONAL_ONLY, default=None),
+            Parameter("name", Parameter.KEYWORD_ONLY, default=None),
+            Parameter("timeout", Parameter.KEYWORD_ONLY, default=None),
+        ]
+    )
+    return start_link
 
 
 def _start_server(
-    arg: tuple[Any, ...], name: object, timeout: float | None, link: bool
+    arg: tuple[Any, ...], name: object, timeout: float | None, *, link: bool = True
 ) -> Pid | None:
     shown = (arg[0] or Supervisor).__qualname__
     try:
@@ -589,12 +730,13 @@ class Supervisor:
     List form: ``gs.Supervisor.start_link([Stack, (Worker, 1)], strategy="one_for_one")``.
     Module form: subclass, define ``init(self, arg)`` returning
     ``gs.Supervisor.spec(children, ...)``, start with ``MySup.start_link(arg)``.
-    ``start`` takes the same arguments and starts it unlinked from the caller.
+    ``start`` takes the same arguments and links the supervisor to nobody.
     """
 
-    start_link: ClassVar[Callable[..., Pid | None]] = _SupervisorStart(link=True)  # type: ignore[assignment]
+    # A ClassVar, not a method: a subclass may define its own start_link.
+    start_link: ClassVar[_SupervisorStart] = _SupervisorStart()
     # As start_link, without the link (an application's master owns its tree this way).
-    start: ClassVar[Callable[..., Pid | None]] = _SupervisorStart(link=False)  # type: ignore[assignment]
+    start: ClassVar[_SupervisorStart] = _SupervisorStart(link=False)
 
     def init(self, arg: Any) -> SupervisorSpec | Ignore:
         """Return the supervisor's children and options (module form)."""

@@ -86,8 +86,8 @@ class _Body:
         ref = self.ref
         assert ref is not None, "a task ran before its owner's ref was set"
         reply = (ref, value)
-        owner = ref._owner
-        if _instrument.enabled and ref._alias and owner is not None and owner.alive:
+        owner = ref.alias_owner()
+        if _instrument.enabled and owner is not None:
             _instrument.emit("send", owner.pid, msg=reply)
         send_alias(ref, reply)
 

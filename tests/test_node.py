@@ -40,7 +40,8 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     old = os.environ.get("HOME")
     os.environ["HOME"] = str(home)  # never touch the real ~/.erlang.cookie
     os.environ["GS_TEST_HOME"] = str(home)
-    name = gs.node.start("gstest", cookie=COOKIE)
+    # One name per test run: runs side by side (CI, several checkouts) share epmd.
+    name = gs.node.start(f"gstest{os.getpid()}", cookie=COOKIE)
     yield name
     gs.node.stop()
     if old is not None:
@@ -76,11 +77,13 @@ def _erl_report(node: str) -> str:
 class TestStart:
     def test_name_and_pid_node(self, node: str) -> None:
         assert gs.node.name() == node
-        assert node.startswith("gstest@")
+        assert node.startswith(f"gstest{os.getpid()}@")
         assert gs.self().node == node
 
     def test_second_start_raises_node_error(self) -> None:
-        with pytest.raises(gs.NodeError, match=r"^this OS process is already the node 'gstest@"):
+        with pytest.raises(
+            gs.NodeError, match=rf"^this OS process is already the node 'gstest{os.getpid()}@"
+        ):
             gs.node.start("other")
 
     def test_cookie_file_is_created_as_erlang_does(self, tmp_path: Path) -> None:
