@@ -240,7 +240,7 @@ def ensure_started(cls: type[Application], arg: object, stop_on_exit: bool) -> P
     """Start *cls* unless it runs; return its top supervisor (see the module doc)."""
     if _scheduler.real_get_ident() != _scheduler.node_thread and _scheduler.is_foreign_thread():
         return run_from_foreign_thread(  # type: ignore[return-value]
-            partial(ensure_started, cls, arg, stop_on_exit), None, "ensure_started"
+            lambda _left: ensure_started(cls, arg, stop_on_exit), None, "ensure_started"
         )
     while True:
         state = _apps.get(cls)
@@ -291,7 +291,7 @@ def stop(cls: type[Application], timeout: float | None) -> None:
         raise ValueError(f"timeout must be a number of seconds >= 0 or None; got {timeout!r}")
     if _scheduler.real_get_ident() != _scheduler.node_thread and _scheduler.is_foreign_thread():
         wait = None if timeout is None else timeout + STOP_GRACE
-        run_from_foreign_thread(partial(stop, cls, timeout), wait, "stop")
+        run_from_foreign_thread(lambda _left: stop(cls, timeout), wait, "stop")
         return
     while True:
         state = _apps.get(cls)

@@ -240,9 +240,8 @@ class TestTheTreeGivesUp:
     def test_stop_clears_the_failure_and_the_next_start_is_afresh(
         self, gs_reports: ReportLog
     ) -> None:
-        gs_reports.expect("crash_report")
-        gs_reports.expect("supervisor_report")
-        gs_reports.expect("application_report")
+        gs_reports.expect("crash_report", reason="'killed'")  # the counters, by their parent
+        gs_reports.expect("application_report", reason="'killed'")
         top = CounterApp.ensure_started()
         ref = gs.monitor(top)
         gs.exit(top, "kill")
