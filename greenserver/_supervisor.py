@@ -573,7 +573,10 @@ class _SupervisorStart:
         fn: Callable[..., Pid | None] | None = owner.__dict__.get(self.cache)
         if fn is None:
             fn = _module_start_function(owner, self.link)
-            setattr(owner, self.cache, fn)
+            if self.link:
+                owner._gs_start_link = fn
+            else:
+                owner._gs_start = fn
         return fn
 
 
