@@ -37,6 +37,7 @@ from greenlet import getcurrent
 
 from . import _reports, _scheduler
 from ._calls import Call, call_process
+from ._dynamic_supervisor import DynamicSupervisor
 from ._errors import BadReturnError, CallError, Exit, StartError
 from ._pid import Pid
 from ._process import (
@@ -44,6 +45,7 @@ from ._process import (
     current_process,
     demonitor,
     exit,
+    info,
     link,
     monitor,
     receive,
@@ -52,7 +54,7 @@ from ._process import (
     spawn_process,
     trap_exits,
 )
-from ._supervisor import reply_or_raise, shutdown_child
+from ._supervisor import Supervisor, reply_or_raise, shutdown_child
 
 # How long ``stop`` waits, beyond its timeout for the tree, for the ``stop``
 # callback to return before it kills the master.
@@ -173,6 +175,8 @@ def _tree_of(top: Pid, timeout: float | None) -> list[Pid]:
     supervisors = [top]
     while supervisors:
         sup = supervisors.pop()
+        if not _is_supervisor(sup):
+            continue  # a top process of another kind would not understand the question
         try:
             children: Any = call_process(sup, ("which_children",), timeout, Call)
         except CallError:
@@ -183,6 +187,12 @@ def _tree_of(top: Pid, timeout: float | None) -> list[Pid]:
                 if kind == "supervisor":
                     supervisors.append(pid)
     return found
+
+
+def _is_supervisor(pid: Pid) -> bool:
+    facts = info(pid)
+    kind = None if facts is None else facts["current"]
+    return isinstance(kind, type) and issubclass(kind, (Supervisor, DynamicSupervisor))
 
 
 def _tree_ended(cls: type[Application], app: Application, state: _AppState, reason: object) -> None:

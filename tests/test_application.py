@@ -312,6 +312,18 @@ class TestStop:
         assert wait_down(ref).reason == "killed"
         assert not Deaf.running()
 
+    def test_a_top_process_that_is_no_supervisor_is_only_sent_shutdown(self) -> None:
+        class Lone(gs.Application):
+            def start(self, arg: Any) -> gs.Pid:
+                return Counter.start_link("lone")  # type: ignore[return-value]
+
+        Lone.ensure_started()
+        lone = gs.whereis("lone")
+
+        Lone.stop()  # Counter has no answer to which_children: it is not asked
+
+        assert journal == [("terminate", lone, "shutdown")]
+
     def test_instances_see_their_stop_callback(self) -> None:
         app = CounterApp()
         app.stop()
