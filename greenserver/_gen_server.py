@@ -570,16 +570,16 @@ def _crash_report(
     client: Pid | None = None,
     debug: Debug | None = None,
 ) -> None:
-    shown = _format_status(server, state, last, reason, debug)
-    report_crash(
-        proc,
-        server.behaviour_class().__qualname__,
-        reason,
-        last_message=_reports.short(shown.get("message")),
-        state=_reports.short(shown.get("state")),
-        client=client,
-        phase=phase,
-    )
+    def details() -> dict[str, object]:
+        shown = _format_status(server, state, last, reason, debug)
+        return {
+            "last_message": _reports.short(shown.get("message")),
+            "state": _reports.short(shown.get("state")),
+            "client": client,
+            "phase": phase,
+        }
+
+    report_crash(proc, server.behaviour_class().__qualname__, reason, details)
 
 
 # --- the behaviour --------------------------------------------------------------

@@ -27,6 +27,7 @@ Erlang's rules, which the rest of the library relies on:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from contextlib import suppress
 from functools import partial
@@ -480,29 +481,38 @@ def hibernate(proc: Process, wake: Callable[[], None]) -> object:
     return HIBERNATED
 
 
+_NO_DETAILS: Final[dict[str, object]] = {
+    "last_message": None,
+    "state": None,
+    "client": None,
+    "phase": None,
+}
+
+
 def report_crash(
     proc: Process,
     class_name: str,
     reason: object,
-    *,
-    last_message: str | None = None,
-    state: str | None = None,
-    client: Pid | None = None,
-    phase: str | None = None,
+    details: Callable[[], dict[str, object]] | None = None,
 ) -> None:
-    """Log the one ``crash_report`` of an abnormal exit (and trace a ``crash``)."""
+    """Log the one ``crash_report`` of an abnormal exit (and trace a ``crash``).
+
+    *details* gives the fields a behaviour adds (its last message, its state
+    as ``format_status`` shows it, ...); it is only called when the report
+    will be shown.
+    """
     if _instrument.enabled:
         _instrument.emit("crash", proc.pid, reason=reason)
+    if not _reports.enabled(logging.ERROR):
+        return
     _reports.error(
         "crash_report",
         pid=proc.pid,
         name=proc.name,
         **{"class": class_name},
         reason=_reports.short(reason),
-        last_message=last_message,
-        state=state,
-        client=client,
-        phase=phase,
+        # The keys every crash_report has (API.md), whoever crashed.
+        **(details() if details is not None else _NO_DETAILS),
         exc_info=_reports.exc_info_of(reason),
     )
 

@@ -65,20 +65,37 @@ def _logger() -> Any:
     )
 
 
+def enabled(level: int) -> bool:
+    """Return whether a report at *level* (``logging.ERROR``...) would be shown.
+
+    Check it before building a report's fields: a report that nothing would
+    show then costs nothing (a supervisor starting a million children pays
+    nothing for a million progress reports). While structlog is unconfigured
+    that is info and above; once configured, structlog's filtering loggers
+    say so through ``is_enabled_for``; any other wrapper is asked nothing.
+    """
+    if not structlog.is_configured():
+        return level >= logging.INFO
+    is_enabled_for = getattr(structlog.get_config()["wrapper_class"], "is_enabled_for", None)
+    return is_enabled_for is None or bool(is_enabled_for(None, level))
+
+
 def error(event: str, **fields: Any) -> None:
     """Emit an error-level report."""
-    _logger().error(event, **fields)
+    if enabled(logging.ERROR):
+        _logger().error(event, **fields)
 
 
 def warning(event: str, **fields: Any) -> None:
     """Emit a warning-level report."""
-    _logger().warning(event, **fields)
+    if enabled(logging.WARNING):
+        _logger().warning(event, **fields)
 
 
 def debug(event: str, **fields: Any) -> None:
-    """Emit a debug-level report (dropped at once while structlog is unconfigured)."""
-    if structlog.is_configured():
-        structlog.get_logger(LOGGER_NAME).debug(event, **fields)
+    """Emit a debug-level report (dropped while structlog is unconfigured)."""
+    if enabled(logging.DEBUG):
+        _logger().debug(event, **fields)
 
 
 def exc_info_of(reason: object) -> BaseException | None:

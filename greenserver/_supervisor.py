@@ -13,6 +13,7 @@ intensity, reports) live here too.
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from heapq import heapify, heappop
@@ -95,6 +96,8 @@ def supervisor_name() -> object:
 
 def report(child_id: object, pid: object, reason: object, context: str, strategy: str) -> None:
     """Log a ``supervisor_report`` (child_terminated, start_error or shutdown)."""
+    if not _reports.enabled(logging.ERROR):
+        return
     _reports.error(
         "supervisor_report",
         supervisor=supervisor_name(),
@@ -110,6 +113,8 @@ def report(child_id: object, pid: object, reason: object, context: str, strategy
 
 def progress(child_id: object, pid: object) -> None:
     """Log a debug-level ``progress_report``: a child started."""
+    if not _reports.enabled(logging.DEBUG):
+        return
     _reports.debug("progress_report", supervisor=supervisor_name(), child_id=child_id, pid=pid)
 
 

@@ -96,3 +96,36 @@ class TestConfigured:
 
     def test_the_applications_level_rules(self, output: str) -> None:
         assert "progress_report" in output
+
+
+FILTERED = """\
+    import logging, structlog
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
+    built = []
+    real = structlog.get_logger
+    structlog.get_logger = lambda *a, **k: built.append(a) or real(*a, **k)
+
+    import greenserver as gs
+
+    class Idle(gs.GenServer):
+        def init(self, arg):
+            return gs.Ok(arg)
+
+    sup = gs.DynamicSupervisor.start_link()
+    for i in range(100):
+        gs.DynamicSupervisor.start_child(sup, (Idle, i))
+    gs.DynamicSupervisor.stop(sup)
+    print("loggers built:", len(built))
+"""
+
+
+def test_a_filtered_debug_report_is_never_built() -> None:
+    """A million children under a supervisor pay nothing for progress reports nobody sees."""
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(FILTERED)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.strip() == "loggers built: 0"
