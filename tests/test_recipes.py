@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import gunicorn as gunicorn_package
 import pytest
 
 APPS = Path(__file__).resolve().parents[1] / "examples" / "apps"
@@ -117,6 +118,10 @@ def get(port: int, path: str) -> tuple[int, dict[str, int] | str]:
             return exc.code, exc.read().decode()
 
 
+# gunicorn 27 added a control socket (and --no-control-socket).
+_HAS_CONTROL_SOCKET = int(gunicorn_package.__version__.split(".")[0]) >= 27
+
+
 def gunicorn(*options: str) -> list[str]:
     return [
         str(BIN / "gunicorn"),
@@ -129,6 +134,9 @@ def gunicorn(*options: str) -> list[str]:
         # kills it after this many seconds.
         "--graceful-timeout",
         "3",
+        # gunicorn 27's control socket lives at one path in $HOME: two
+        # gunicorns at once (parallel test runs) would fight over it.
+        *(["--no-control-socket"] if _HAS_CONTROL_SOCKET else []),
         *options,
         "flask_app:app",
     ]
