@@ -81,3 +81,42 @@ def test_without_stop_on_exit_nothing_runs_at_exit() -> None:
     )
 
     assert out.stdout.splitlines() == ["ready"]
+
+
+def test_a_forked_child_does_not_use_its_parents_application() -> None:
+    """``--preload``'s hazard: a child forked from a running node gets frozen copies."""
+    code = """if True:
+        import os, sys
+        sys.path.insert(0, sys.argv[1])
+        import greenserver as gs
+        from exit_app import ExitApp
+        ExitApp.ensure_started()
+        child = os.fork()
+        if child == 0:
+            try:
+                ExitApp.ensure_started()
+            except gs.StartError as error:
+                print("child:", error.reason, ExitApp.running(), flush=True)
+            ExitApp.stop()  # forgets the inherited copy; starts nothing
+            print("child after stop:", ExitApp.running(), flush=True)
+            os._exit(0)
+        os.waitpid(child, 0)
+        print("parent:", ExitApp.running(), flush=True)
+        ExitApp.stop()
+    """
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(SCRIPT.parent)],
+        capture_output=True,
+        text=True,
+        timeout=BOUND,
+        check=True,
+    )
+
+    assert out.stdout.splitlines() == [
+        "child: forked False",
+        "child after stop: False",
+        "parent: True",
+        "terminate b shutdown",
+        "terminate a shutdown",
+        "stop callback",
+    ]
