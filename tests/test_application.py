@@ -283,6 +283,22 @@ class TestStop:
         assert gs.alive(gs.self())
         assert ("stop callback",) in journal
 
+    def test_from_another_os_thread(self) -> None:
+        me = gs.self()
+        CounterApp.ensure_started()
+
+        def body() -> None:
+            CounterApp.stop()
+            gs.send(me, ("stopped", CounterApp.running()))
+
+        thread = threading.Thread(target=body)
+        thread.start()
+        answer = gs.receive(lambda m: type(m) is tuple and m[0] == "stopped", BOUND)
+        thread.join(BOUND)
+
+        assert answer == ("stopped", False)
+        assert journal[-1] == ("stop callback",)
+
     def test_the_base_class_form_takes_the_application(self) -> None:
         CounterApp.ensure_started()
 
