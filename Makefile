@@ -24,13 +24,15 @@ MKDOCS = NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs
 # System packages the tests and the benchmarks need, as command:package
 # pairs (Debian names): redis-tools (redis-cli, redis-benchmark) and
 # redis-server for the KV server; erlang-nox (erl, epmd) and elixir (OTP 25
-# nodes for the distribution tests).  tools/sysdeps.sh does nothing when
+# nodes for the distribution tests); chromium for the observer's browser test
+# (Playwright drives it: `playwright install` cannot download a browser
+# here).  tools/sysdeps.sh does nothing when
 # every command is there, installs the packages unattended where apt-get
 # exists (CI runs it as root, CI=true, no terminal), and otherwise stops
 # with the list to install.  `make demo` needs none of them: only `test`,
 # `stress` and `bench` depend on sysdeps.
 SYSDEPS = redis-cli:redis-tools redis-benchmark:redis-tools redis-server:redis-server \
-	erl:erlang-nox epmd:erlang-nox elixir:elixir
+	erl:erlang-nox epmd:erlang-nox elixir:elixir chromium:chromium
 sysdeps:
 	@sh tools/sysdeps.sh $(SYSDEPS)
 

@@ -38,6 +38,8 @@ CASE_MODULES: tuple[str, ...] = (
     "bench._cases_adoption",
     "bench._cases_pykka",
     "bench._cases_trace",
+    "bench._cases_sysmon",
+    "bench._cases_observer",
     "bench._cases_supervisor",
     "bench._cases_memory",
     "bench._cases_loadgen",

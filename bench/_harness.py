@@ -45,6 +45,7 @@ UNITS = {
     # unit: (scale for display, display unit)
     "s/op": (1e6, "µs/op"),
     "B/proc": (1.0, "B/proc"),
+    "share": (100.0, "%"),  # a share of the node's time
 }
 
 

@@ -6,7 +6,7 @@ README and ``API.md`` for the contract.
 
 from __future__ import annotations
 
-from . import node, sys, trace
+from . import node, observer, sys, trace
 from ._agent import Agent
 from ._application import Application
 from ._child_spec import ChildSpec
@@ -100,6 +100,7 @@ __all__ = [
     "link",
     "monitor",
     "node",
+    "observer",
     "processes",
     "receive",
     "register",

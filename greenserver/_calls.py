@@ -82,11 +82,18 @@ class Answer:
         self.value = value
 
 
+# Records show what the user wrote: the request, the reply value.
+_instrument.register_view(Call, lambda msg: msg.request)
+_instrument.register_view(Cast, lambda msg: msg.request)
+_instrument.register_view(System, lambda msg: msg.request)
+_instrument.register_view(Answer, lambda msg: msg.value)
+
+
 def send_reply(from_: Ref, value: object) -> None:
     owner = from_.alias_owner()
     if owner is not None:
         if _instrument.enabled:
-            _instrument.emit("reply", owner.pid, ref=from_, value=value)
+            _instrument.emit("reply", _instrument.actor(), to=owner.pid, ref=from_, value=value)
         # An active call alias means its owner waits on this very call, and
         # waits no more: a server that replied early may now call it back.
         owner.calling = None
@@ -222,7 +229,7 @@ def cast_process(server: object, request: object) -> None:
             return
     if proc is not None and proc.alive:
         if _instrument.enabled:
-            _instrument.emit("cast", proc.pid, request=request)
+            _instrument.emit("cast", _instrument.actor(), server=proc.pid, request=request)
         proc.mailbox.put(Cast(request))
 
 

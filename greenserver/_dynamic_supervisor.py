@@ -88,10 +88,10 @@ class _DynamicServer(GenServer[_DynState]):
             if spec.restart == "permanent" or (
                 spec.restart == "transient" and not is_normal(reason)
             ):
-                return _restart(state, spec)
+                return _restart(state, spec, msg.pid)
             return NoReply(state)
         if msg == "$try_again_restart" and state.restarting:
-            return _restart(state, state.restarting.pop(0))
+            return _restart(state, state.restarting.pop(0), None)
         return super().handle_info(msg, state)
 
     def terminate(self, reason: object, state: _DynState) -> None:
@@ -103,7 +103,10 @@ class _DynamicServer(GenServer[_DynState]):
             shutdown_all(children)
 
 
-def _restart(state: _DynState, spec: ChildSpec) -> NoReply[_DynState] | Stop[_DynState]:
+def _restart(
+    state: _DynState, spec: ChildSpec, old: Pid | None
+) -> NoReply[_DynState] | Stop[_DynState]:
+    """Start *spec* again in place of *old* (None when retrying a failed start)."""
     if not state.intensity.add_restart():
         report(None, None, "reached_max_restart_intensity", "shutdown", _STRATEGY)
         return Stop("shutdown", state)
@@ -117,7 +120,7 @@ def _restart(state: _DynState, spec: ChildSpec) -> NoReply[_DynState] | Stop[_Dy
         state.children[value] = spec
         progress(None, value)
         if _instrument.enabled:
-            _instrument.emit("restart", value, child_id=None)
+            _instrument.emit("restart", current_process().pid, child_id=None, old=old, new=value)
     return NoReply(state)
 
 

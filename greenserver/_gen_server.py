@@ -258,7 +258,7 @@ def _loop(ctx: _Context, state: Any, flow: Ok[Any] | Reply[Any] | NoReply[Any]) 
                     return hibernate(proc, ctx.wake)
                 proc.reductions += 1
                 if _instrument.enabled:
-                    _instrument.emit("receive", proc.pid, msg=msg)
+                    _instrument.emit("receive", proc.pid, msg=_instrument.shown(msg))
             else:
                 # The options of the last result decide what happens next.
                 cont = flow.continue_

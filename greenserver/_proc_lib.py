@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import final
 
+from . import _instrument
 from ._errors import StartError
 from ._mailbox import Match
 from ._pid import Pid, Ref
@@ -48,6 +49,10 @@ class _Ack:
         self.ref = ref
         self.ok = ok
         self.value = value
+
+
+# A start verdict shows in records as the value the starter gets.
+_instrument.register_view(_Ack, lambda msg: msg.value)
 
 
 def start(

@@ -255,7 +255,7 @@ def _adopt(glet: RawGreenlet) -> Process:
     if isinstance(glet, Greenlet):
         glet.rawlink(_adopted_greenlet_ended)
     if _instrument.enabled:
-        _instrument.emit("spawn", proc.pid, adopted=True)
+        _instrument.emit("spawn", proc.pid, parent=None, adopted=True)
     return proc
 
 
@@ -319,7 +319,9 @@ def spawn_process(
             ref = _add_monitor(me, proc)
     _table[proc.pid] = proc
     if _instrument.enabled:
-        _instrument.emit("spawn", proc.pid, fn=fn, link=link, monitor=monitor)
+        _instrument.emit(
+            "spawn", proc.pid, parent=_instrument.actor(), fn=fn, link=link, monitor=monitor
+        )
     _borrow_engine(proc, fn, args, kwargs)
     return proc, ref
 
@@ -874,7 +876,7 @@ def send(dest: object, msg: object) -> object:
         proc = found
     if proc.alive:
         if _instrument.enabled:
-            _instrument.emit("send", proc.pid, msg=msg)
+            _instrument.emit("send", _instrument.actor(), to=dest, msg=_instrument.shown(msg))
         proc.mailbox.put(msg)
     return msg
 
@@ -991,7 +993,7 @@ def receive_in(
         raise exit_of(proc)
     proc.reductions += 1
     if _instrument.enabled:
-        _instrument.emit("receive", proc.pid, msg=msg)
+        _instrument.emit("receive", proc.pid, msg=_instrument.shown(msg))
     return msg
 
 

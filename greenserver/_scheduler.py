@@ -25,6 +25,7 @@ from time import monotonic
 from typing import TYPE_CHECKING, Any, Final
 
 import gevent
+from gevent.exceptions import LoopExit
 from gevent.monkey import get_original
 from greenlet import getcurrent
 from greenlet import greenlet as RawGreenlet
@@ -102,6 +103,10 @@ _switch = RawGreenlet.switch
 real_get_ident: Callable[[], int] = get_original("_thread", "get_ident")
 node_thread: int | None = None
 
+# Called once, in the node's thread, when its hub is first made: the system
+# monitor starts there (on by default, yet no thread or timer at import).
+node_start_hooks: list[Callable[[], None]] = []
+
 
 def hub() -> Hub:
     """Return the hub that runs every process (the first thread's hub)."""
@@ -116,6 +121,8 @@ def hub() -> Hub:
             # so run it once now (what gevent.sleep(0) does).
             h.loop.run_callback(getcurrent().switch)
             _switch(h)
+        for hook in node_start_hooks:
+            hook()
     return h
 
 
@@ -159,7 +166,10 @@ def park(box: Wait, deadline: float | None) -> object:
     h = _hub if _hub is not None else hub()
     if getcurrent() is h:
         raise RuntimeError("cannot block inside the gevent hub (a loop callback)")
-    return _switch(h)
+    try:
+        return _switch(h)
+    except LoopExit as exc:
+        return _wait_for_threads(h, exc)
 
 
 def idle() -> object:
@@ -179,6 +189,31 @@ def idle() -> object:
     h = _hub if _hub is not None else hub()
     if getcurrent() is h:
         raise RuntimeError("cannot block inside the gevent hub (a loop callback)")
+    try:
+        return _switch(h)
+    except LoopExit as exc:
+        return _wait_for_threads(h, exc)
+
+
+_active_threads: Callable[[], int] = get_original("threading", "active_count")
+_keep_alive: Any = None
+
+
+def _wait_for_threads(h: Hub, loop_exit: LoopExit) -> object:
+    """gevent saw nothing that could wake the hub's loop; other OS threads can.
+
+    A message from another OS thread reaches the hub through a thread-safe
+    callback, which does not keep the loop alive: a process blocked in
+    ``receive`` would get gevent's ``LoopExit`` before the thread sends. While
+    other threads run, a referenced watcher keeps the loop waiting for them,
+    as an Erlang process waits in ``receive`` for as long as it takes.
+    """
+    global _keep_alive
+    if _active_threads() <= 1:
+        raise loop_exit  # no other thread: a real deadlock, as gevent says
+    if _keep_alive is None:
+        _keep_alive = h.loop.async_()
+        _keep_alive.start(lambda: None)
     return _switch(h)
 
 

@@ -289,11 +289,12 @@ class SupervisorSpec:
 
 @final
 class _Child:
-    __slots__ = ("pid", "spec")
+    __slots__ = ("last", "pid", "spec")
 
     def __init__(self, spec: ChildSpec, pid: Pid | str | None) -> None:
         self.spec = spec
         self.pid = pid
+        self.last: Pid | None = None  # the pid it ran as before its restart (traced)
 
 
 @final
@@ -395,13 +396,17 @@ def _child_exited(state: _State, child: _Child, reason: object) -> NoReply[_Stat
     if not is_normal(reason):
         report(spec.id, child.pid, reason, "child_terminated", state.strategy)
     if spec.restart == "permanent" or (spec.restart == "transient" and not is_normal(reason)):
-        child.pid = None
+        child.last, child.pid = _pid_or_none(child.pid), None
         return _restart(state, child)
     if spec.restart == "temporary":
         state.children.remove(child)
     else:
         child.pid = None
     return NoReply(state)
+
+
+def _pid_or_none(pid: object) -> Pid | None:
+    return pid if type(pid) is Pid else None
 
 
 def _restart(state: _State, child: _Child) -> NoReply[_State] | Stop[_State]:
@@ -430,7 +435,13 @@ def _restart(state: _State, child: _Child) -> NoReply[_State] | Stop[_State]:
         if value is not None:
             progress(member.spec.id, value)
             if _instrument.enabled:
-                _instrument.emit("restart", value, child_id=member.spec.id)
+                _instrument.emit(
+                    "restart",
+                    current_process().pid,
+                    child_id=member.spec.id,
+                    old=member.last,
+                    new=value,
+                )
     return NoReply(state)
 
 
@@ -442,6 +453,7 @@ def _terminate_children(state: _State, children: list[_Child]) -> None:
             reason = shutdown_child(child.pid, spec.shutdown)
             if not shutdown_went_as_asked(spec, reason):
                 report(spec.id, child.pid, reason, "shutdown_error", state.strategy)
+            child.last = child.pid
         child.pid = None
         if child.spec.restart == "temporary" and child in state.children:
             state.children.remove(child)

@@ -88,7 +88,7 @@ class _Body:
         reply = (ref, value)
         owner = ref.alias_owner()
         if _instrument.enabled and owner is not None:
-            _instrument.emit("send", owner.pid, msg=reply)
+            _instrument.emit("send", _instrument.actor(), to=owner.pid, msg=reply)
         send_alias(ref, reply)
 
 

@@ -314,3 +314,24 @@ print(seen)
 
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip() == "['from a patched thread', True]"
+
+
+LATE_SENDER = """
+import threading, time
+import greenserver as gs
+me = gs.self()
+def late():
+    time.sleep(0.1)  # the main process is blocked in receive by then
+    gs.send(me, "from a thread")
+threading.Thread(target=late).start()
+print(gs.receive(timeout=None))
+"""
+
+
+def test_a_process_blocked_in_receive_waits_for_another_threads_message() -> None:
+    """gevent's loop sees nothing that could wake it; the thread's send still must."""
+    done = subprocess.run(
+        [sys.executable, "-c", LATE_SENDER], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "from a thread"
