@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from . import node, observer, sys, trace
 from ._agent import Agent
+from ._application import Application
 from ._child_spec import ChildSpec
 from ._dist_node import NodeDown
 from ._dist_terms import Atom
@@ -53,6 +54,7 @@ __all__ = [
     "Agent",
     "AlreadyRegisteredError",
     "AlreadyStartedError",
+    "Application",
     "Atom",
     "BadReturnError",
     "CallError",

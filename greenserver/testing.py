@@ -4,9 +4,9 @@ Fixtures (opt in by name, or make them autouse in your ``conftest.py``):
 
 * ``gs_clean``: fails a test that leaves processes or registered names
   behind (it kills and frees them first, so the next test starts clean), or
-  that logs a ``crash_report``/``supervisor_report`` it did not declare. A
-  test that expects reports asks for ``gs_reports`` and calls
-  ``gs_reports.expect(...)`` (the report must come) or
+  that logs a ``crash_report``/``supervisor_report``/``application_report``
+  it did not declare. A test that expects reports asks for ``gs_reports``
+  and calls ``gs_reports.expect(...)`` (the report must come) or
   ``gs_reports.allow(...)`` (it may come).
 * ``gs_reports``: the structlog events greenserver logged during the test.
 * ``manual_clock``: a ``ManualClock`` installed as greenserver's clock.
@@ -35,7 +35,7 @@ from ._process import Down
 
 __all__ = ["ManualClock", "ReportLog", "wait_all_idle", "wait_down"]
 
-_ALARMS = frozenset({"crash_report", "supervisor_report"})
+_ALARMS = frozenset({"crash_report", "supervisor_report", "application_report"})
 
 
 def wait_all_idle(timeout: float = 5.0) -> None:
