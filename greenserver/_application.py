@@ -39,21 +39,11 @@ from . import _reports, _scheduler
 from ._calls import Call, call_process
 from ._dynamic_supervisor import DynamicSupervisor
 from ._errors import BadReturnError, CallError, Exit, StartError
+from ._foreign import run_from_foreign_thread
+from ._links import demonitor, link, monitor, trap_exits
+from ._messages import receive, send
 from ._pid import Pid
-from ._process import (
-    Down,
-    current_process,
-    demonitor,
-    exit,
-    info,
-    link,
-    monitor,
-    receive,
-    run_from_foreign_thread,
-    send,
-    spawn_process,
-    trap_exits,
-)
+from ._process import Down, current_process, exit, info, spawn_process
 from ._supervisor import Supervisor, reply_or_raise, shutdown_child
 
 # How long ``stop`` waits, beyond its timeout for the tree, for the ``stop``
