@@ -35,6 +35,7 @@ from __future__ import annotations
 CASE_MODULES: tuple[str, ...] = (
     "bench._cases_process",
     "bench._cases_gen_server",
+    "bench._cases_adoption",
     "bench._cases_pykka",
     "bench._cases_trace",
     "bench._cases_sysmon",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from . import node, observer, sys, trace
 from ._agent import Agent
+from ._application import Application
 from ._child_spec import ChildSpec
 from ._dist_node import NodeDown
 from ._dist_terms import Atom
@@ -26,30 +27,21 @@ from ._errors import (
     SupervisorError,
 )
 from ._gen_server import GenServer
+from ._links import demonitor, link, monitor, trap_exits, unlink
+from ._messages import receive, send
+from ._names import Via, register, registered, unregister, whereis
 from ._pid import Pid, Ref
 from ._process import (
     Down,
     ExitSignal,
-    Via,
     alive,
-    demonitor,
     exit,
     info,
-    link,
-    monitor,
     processes,
-    receive,
-    register,
-    registered,
     self,
-    send,
     spawn,
     spawn_link,
     spawn_monitor,
-    trap_exits,
-    unlink,
-    unregister,
-    whereis,
 )
 from ._registry import Registry
 from ._results import Ignore, NoReply, Ok, Reply, Stop
@@ -62,6 +54,7 @@ __all__ = [
     "Agent",
     "AlreadyRegisteredError",
     "AlreadyStartedError",
+    "Application",
     "Atom",
     "BadReturnError",
     "CallError",

@@ -21,8 +21,8 @@ from typing import Any, TypeVar, final
 
 from ._errors import BadReturnError
 from ._gen_server import GenServer
+from ._names import Via
 from ._pid import Pid, Ref
-from ._process import Via
 from ._results import NoReply, Ok, Reply, Stop
 
 T = TypeVar("T")

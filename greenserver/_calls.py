@@ -20,20 +20,19 @@ from greenlet import getcurrent
 
 from . import _instrument, _reports, _scheduler
 from ._errors import CallError, CallTimeoutError, NoProcessError, ServerExitError
+from ._foreign import run_from_foreign_thread
+from ._links import abandon_wait, demonitor_process
 from ._mailbox import Match
+from ._messages import receive_in
+from ._names import resolve
 from ._pid import Pid, Ref
 from ._process import (
     Down,
     ForeignThreadError,
     Process,
-    _add_monitor,
-    abandon_wait,
+    add_monitor,
     current_process,
-    demonitor_process,
-    receive_in,
     refuse_if_dead,
-    resolve,
-    run_from_foreign_thread,
 )
 from ._scheduler import is_foreign_thread, real_get_ident, run_in_node
 
@@ -153,7 +152,7 @@ def call_process(
         target = _target(server, request)
     if target is me or target.calling is not None:
         _check_cycle(me, target, server, request)
-    ref = _add_monitor(me, target, alias=True)
+    ref = add_monitor(me, target, alias=True)
     if _instrument.enabled:
         _instrument.emit("call", me.pid, server=target.pid, request=request)
     # The answer can only come after the request: the wait skips what is
@@ -249,7 +248,7 @@ def stop_process(server: object, reason: object, timeout: float | None) -> None:
     target = _target(server, ("stop", reason))
     if target is me:
         _check_cycle(me, target, server, ("stop", reason))
-    ref = _add_monitor(me, target)
+    ref = add_monitor(me, target)
     mark = me.mailbox.mark()
     target.mailbox.put(System(ref, ("terminate", reason)))
 

@@ -34,26 +34,22 @@ from gevent import socket
 from gevent.event import Event
 from gevent.pool import Group
 
-from . import _process, _reports
+from . import _messages, _names, _process, _reports
 from ._calls import Answer, Call, Cast, System
 from ._dist_epmd import port_please
 from ._dist_handshake import UNLINK_ID, HandshakeError, Peer, accept, connect
 from ._dist_terms import Atom, ImproperList, TermError, decode, encode, reason_term
-from ._mailbox import Mailbox
-from ._pid import Pid, Ref
-from ._process import (
-    Process,
-    _add_link,
-    _add_monitor,
+from ._links import (
     demonitor_process,
     remote_exit_signal,
     remote_link_signal,
     remote_monitor_fired,
     remote_unlink,
     send_alias,
-    spawn_process,
-    terminate,
 )
+from ._mailbox import Mailbox
+from ._pid import Pid, Ref
+from ._process import Process, add_link, add_monitor, spawn_process, terminate
 
 MAX_FRAME: Final = 64 * 1024 * 1024
 MAX_QUEUED: Final = 64 * 1024 * 1024
@@ -612,7 +608,7 @@ class LocalNode:
                     send_alias(ref, Answer(ref, msg[1]))
                     return
         if proc is not None:
-            _process.send(proc.pid, msg)
+            _messages.send(proc.pid, msg)
 
     def _request(self, msg: tuple[Any, ...]) -> object:
         frm = msg[1]
@@ -676,7 +672,7 @@ def _on_reg_send(local: LocalNode, conn: Connection, ctrl: tuple[Any, ...], msg:
     if name == "net_kernel":
         local.is_auth(msg)
         return
-    proc = _process.resolve(str(name)) if type(name) is Atom else None
+    proc = _names.resolve(str(name)) if type(name) is Atom else None
     if proc is not None and proc.alive:
         local.deliver(proc, msg)
 
@@ -695,7 +691,7 @@ def _on_link(local: LocalNode, conn: Connection, ctrl: tuple[Any, ...], msg: obj
     if target is None:
         conn.send((EXIT, ctrl[2], ctrl[1], A_NOPROC))
     else:
-        _add_link(remote, target)
+        add_link(remote, target)
 
 
 def _on_unlink_id(local: LocalNode, conn: Connection, ctrl: tuple[Any, ...], msg: object) -> None:
@@ -731,11 +727,11 @@ def _on_monitor(local: LocalNode, conn: Connection, ctrl: tuple[Any, ...], msg: 
     if dest == "net_kernel" and type(dest) is Atom:
         return  # answered by this node itself, and never down while it runs
     watcher = local._standin_of(watcher_pid)
-    target = _process.resolve(str(dest)) if type(dest) is Atom else local._local(dest)
+    target = _names.resolve(str(dest)) if type(dest) is Atom else local._local(dest)
     if target is None or not target.alive or target.remote is not None:
         conn.send((MONITOR_P_EXIT, dest, watcher_pid, ref, A_NOPROC))
         return
-    _add_monitor(watcher, target, ref=ref)
+    add_monitor(watcher, target, ref=ref)
 
 
 def _on_demonitor(local: LocalNode, conn: Connection, ctrl: tuple[Any, ...], msg: object) -> None:
@@ -775,10 +771,10 @@ def _on_spawn_request(
     proc, _ = spawn_process(fn, call_args, {}, current=f"{module}:{function}")
     flags = 0
     if link:
-        _add_link(caller, proc)
+        add_link(caller, proc)
         flags |= 1
     if monitor:
-        _add_monitor(caller, proc, ref=req_id)
+        add_monitor(caller, proc, ref=req_id)
         flags |= 2
     if reply in ("yes", "success_only"):
         conn.send((SPAWN_REPLY, req_id, from_pid, flags, proc.pid))
@@ -799,7 +795,7 @@ def _on_spawn_reply(local: LocalNode, conn: Connection, ctrl: tuple[Any, ...], m
     if target is None or type(ref) is not Ref:
         return
     if type(result) is Pid and flags & 1:
-        _add_link(result._proc, target)  # made by the other side already
+        add_link(result._proc, target)  # made by the other side already
     target.mailbox.put(SpawnReply(ref, result))
 
 
@@ -849,7 +845,7 @@ class Backend(_process.RemoteBackend):
             raise TypeError(f"a remote name is (name: str, node: 'name@host'); got {dest!r}")
         local = self.local
         if node == local.name:
-            return _process.resolve(str(name))
+            return _names.resolve(str(name))
         proc = local.name_standin(str(name), node)
         if not local.connect(node):
             terminate(proc, "noconnection")

@@ -34,7 +34,7 @@ from typing import Any, ClassVar, Final, Generic, Protocol, TypeVar, final, over
 
 from greenlet import GreenletExit
 
-from . import _clock, _instrument, _process, _reports
+from . import _clock, _instrument, _names, _process, _reports
 from ._calls import (
     Call,
     Cast,
@@ -54,20 +54,18 @@ from ._errors import (
     StartError,
 )
 from ._mailbox import EMPTY
+from ._messages import receive_in
+from ._names import Via, register, resolve
 from ._pid import Pid, Ref
 from ._proc_lib import Starter, init_ack, init_fail
 from ._proc_lib import start as proc_lib_start
 from ._process import (
     ExitSignal,
     Process,
-    Via,
     current_process,
     hibernate,
     is_normal,
-    receive_in,
-    register,
     report_crash,
-    resolve,
     resumer,
 )
 from ._results import UNSET, Ignore, NoReply, Ok, Reply, Stop
@@ -219,7 +217,7 @@ def _register_name(proc: Process, name: str | Via) -> Pid | None:
     """Register *name* for *proc*; return the holder's pid if it is taken."""
     if type(name) is Via:
         # Read at call time: importing the Registry installs the backend.
-        backend = _process.via_backend
+        backend = _names.via_backend
         holder = backend.whereis(name)
         if holder is not None:
             return holder

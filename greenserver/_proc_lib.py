@@ -13,20 +13,11 @@ from typing import final
 
 from . import _instrument
 from ._errors import StartError
+from ._links import abandon_wait, demonitor_process, monitor_process, send_alias
 from ._mailbox import Match
+from ._messages import receive_in
 from ._pid import Pid, Ref
-from ._process import (
-    Down,
-    Process,
-    abandon_wait,
-    current_process,
-    demonitor_process,
-    monitor_process,
-    receive_in,
-    send_alias,
-    spawn_process,
-    terminate,
-)
+from ._process import Down, Process, current_process, spawn_process, terminate
 
 
 @final

@@ -25,21 +25,11 @@ from . import _clock, _instrument, _reports
 from ._child_spec import ChildSpec, to_child_spec
 from ._errors import AlreadyStartedError, BadReturnError, Exit, StartError, SupervisorError
 from ._gen_server import GenServer, _start
+from ._links import demonitor, monitor, trap_exits, unlink
+from ._messages import receive, send
+from ._names import Via
 from ._pid import Pid, Ref
-from ._process import (
-    Down,
-    ExitSignal,
-    Via,
-    current_process,
-    demonitor,
-    exit,
-    is_normal,
-    monitor,
-    receive,
-    send,
-    trap_exits,
-    unlink,
-)
+from ._process import Down, ExitSignal, current_process, exit, is_normal
 from ._results import Ignore, NoReply, Ok, Reply, Stop
 
 A = TypeVar("A")
@@ -572,7 +562,11 @@ class _SupervisorStartFunction(Protocol[A_contra, R_co]):
 
 class _SupervisorStart:
     """``Supervisor.start_link(children, ...)`` on the base, ``MySup.start_link(arg)`` on a
-    subclass."""
+    subclass; ``start`` likewise, without the link."""
+
+    def __init__(self, *, link: bool = True) -> None:
+        self.link = link
+        self.cache = "_gs_start_link" if link else "_gs_start"
 
     @overload
     def __get__(
@@ -584,12 +578,15 @@ class _SupervisorStart:
     ) -> _SupervisorStartFunction[A, Pid | None]: ...
     def __get__(self, obj: object, owner: type[Any]) -> Any:
         if owner is Supervisor:
-            return _start_list
+            return _start_list if self.link else _start_list_unlinked
         # Cached on the class, as GenServer does, so equal specs compare equal.
-        fn: Callable[..., Pid | None] | None = owner.__dict__.get("_gs_start_link")
+        fn: Callable[..., Pid | None] | None = owner.__dict__.get(self.cache)
         if fn is None:
-            fn = _module_start_function(owner)
-            owner._gs_start_link = fn
+            fn = _module_start_function(owner, self.link)
+            if self.link:
+                owner._gs_start_link = fn
+            else:
+                owner._gs_start = fn
         return fn
 
 
@@ -633,9 +630,36 @@ _start_list.__name__ = "start_link"
 _start_list.__qualname__ = "Supervisor.start_link"
 
 
-def _module_start_function(module: type[Supervisor]) -> Callable[..., Pid | None]:
-    """Build ``module.start_link``: a real function, for ``help()``."""
-    shown = f"{module.__qualname__}.start_link"
+def _start_list_unlinked(
+    children: Iterable[object],
+    *,
+    strategy: str = "one_for_one",
+    max_restarts: int = 3,
+    max_seconds: float = 5.0,
+    name: str | Via | None = None,
+    timeout: float | None = None,
+) -> Pid:
+    """Start a supervisor of *children* as ``start_link`` does, but linked to nobody.
+
+    An application's master owns its tree this way; see ``start_link`` for
+    the arguments and errors.
+    """
+    spec = SupervisorSpec(
+        children, strategy=strategy, max_restarts=max_restarts, max_seconds=max_seconds
+    )
+    pid = _start_server((None, None, spec), name, timeout, link=False)
+    assert pid is not None
+    return pid
+
+
+_start_list_unlinked.__name__ = "start"
+_start_list_unlinked.__qualname__ = "Supervisor.start"
+
+
+def _module_start_function(module: type[Supervisor], link: bool) -> Callable[..., Pid | None]:
+    """Build ``module.start_link`` (or ``module.start``): a real function, for ``help()``."""
+    shown = f"{module.__qualname__}.{'start_link' if link else 'start'}"
+    linked = "linked to the caller" if link else "linked to nobody"
 
     def start_link(*args: Any, **options: Any) -> Pid | None:
         if len(args) > 1:
@@ -652,12 +676,14 @@ def _module_start_function(module: type[Supervisor]) -> Callable[..., Pid | None
         if module.init is Supervisor.init:
             raise TypeError(f"{module.__qualname__} must define init(self, arg)")
         arg = args[0] if args else None
-        return _start_server((module, arg, None), options.get("name"), options.get("timeout"))
+        return _start_server(
+            (module, arg, None), options.get("name"), options.get("timeout"), link=link
+        )
 
     start_link.__qualname__ = shown
     start_link.__module__ = module.__module__
     start_link.__doc__ = f"""\
-Start a new {module.__qualname__} supervisor linked to the caller; return its pid.
+Start a new {module.__qualname__} supervisor {linked}; return its pid.
 
 ``{module.__qualname__}.init(arg)`` returns the children and options
 (``Supervisor.spec(...)``); the children start in order before this returns.
@@ -682,13 +708,15 @@ Raises:
     return start_link
 
 
-def _start_server(arg: tuple[Any, ...], name: object, timeout: float | None) -> Pid | None:
+def _start_server(
+    arg: tuple[Any, ...], name: object, timeout: float | None, *, link: bool = True
+) -> Pid | None:
     shown = (arg[0] or Supervisor).__qualname__
     try:
         return _start(
             _SupervisorServer,
             arg,
-            link=True,
+            link=link,
             name=name,  # type: ignore[arg-type]
             timeout=timeout,
         )
@@ -715,10 +743,13 @@ class Supervisor:
     List form: ``gs.Supervisor.start_link([Stack, (Worker, 1)], strategy="one_for_one")``.
     Module form: subclass, define ``init(self, arg)`` returning
     ``gs.Supervisor.spec(children, ...)``, start with ``MySup.start_link(arg)``.
+    ``start`` takes the same arguments and links the supervisor to nobody.
     """
 
     # A ClassVar, not a method: a subclass may define its own start_link.
     start_link: ClassVar[_SupervisorStart] = _SupervisorStart()
+    # As start_link, without the link (an application's master owns its tree this way).
+    start: ClassVar[_SupervisorStart] = _SupervisorStart(link=False)
 
     def init(self, arg: Any) -> SupervisorSpec | Ignore:
         """Return the supervisor's children and options (module form)."""

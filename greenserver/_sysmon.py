@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple
 from gevent.monkey import get_original
 from greenlet import getcurrent
 
-from . import _process, _reports, _scheduler
+from . import _messages, _process, _reports, _scheduler
 from ._pid import Pid
 
 if TYPE_CHECKING:
@@ -324,7 +324,7 @@ def _warn(kind: str, proc: _process.Process | None, info: dict[str, Any]) -> Non
     _reports.warning("system_monitor", **fields)
     notify = _notify
     if notify is not None and notify._proc.alive:
-        _process.send(notify, SystemMonitorWarning(kind, pid, fields))
+        _messages.send(notify, SystemMonitorWarning(kind, pid, fields))
 
 
 _scheduler.node_start_hooks.append(_node_started)

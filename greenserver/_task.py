@@ -32,24 +32,11 @@ from . import _instrument, _reports
 from ._child_spec import ChildSpec
 from ._dynamic_supervisor import DynamicSupervisor
 from ._errors import CallTimeoutError, ServerExitError
+from ._links import abandon_wait, demonitor_process, monitor, monitor_process, send_alias, unlink
+from ._messages import receive, receive_in
+from ._names import Via
 from ._pid import Pid, Ref
-from ._process import (
-    Down,
-    Process,
-    Via,
-    abandon_wait,
-    current_process,
-    demonitor_process,
-    exit,
-    monitor,
-    monitor_process,
-    receive,
-    receive_in,
-    send_alias,
-    spawn_process,
-    terminate,
-    unlink,
-)
+from ._process import Down, Process, current_process, exit, spawn_process, terminate
 
 T = TypeVar("T")
 X = TypeVar("X")

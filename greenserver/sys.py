@@ -24,8 +24,9 @@ from ._calls import System, call_process
 from ._dynamic_supervisor import DynamicSupervisor
 from ._errors import NoProcessError
 from ._gen_server import GenServer
+from ._names import resolve
 from ._pid import Pid
-from ._process import Process, resolve
+from ._process import Process
 from ._process import info as process_info
 from ._supervisor import Supervisor
 from ._sysmon import SystemMonitorWarning

@@ -4,9 +4,9 @@ Fixtures (opt in by name, or make them autouse in your ``conftest.py``):
 
 * ``gs_clean``: fails a test that leaves processes or registered names
   behind (it kills and frees them first, so the next test starts clean), or
-  that logs a ``crash_report``/``supervisor_report`` it did not declare. A
-  test that expects reports asks for ``gs_reports`` and calls
-  ``gs_reports.expect(...)`` (the report must come) or
+  that logs a ``crash_report``/``supervisor_report``/``application_report``
+  it did not declare. A test that expects reports asks for ``gs_reports``
+  and calls ``gs_reports.expect(...)`` (the report must come) or
   ``gs_reports.allow(...)`` (it may come).
 * ``gs_reports``: the structlog events greenserver logged during the test.
 * ``manual_clock``: a ``ManualClock`` installed as greenserver's clock.
@@ -28,14 +28,14 @@ from typing import Any, Final, final
 import gevent
 import pytest
 
-from . import _clock, _process, _reports, _scheduler
+from . import _clock, _messages, _names, _process, _reports, _scheduler
 from ._errors import NoProcessError
 from ._pid import Pid, Ref
 from ._process import Down
 
 __all__ = ["ManualClock", "ReportLog", "wait_all_idle", "wait_down"]
 
-_ALARMS = frozenset({"crash_report", "supervisor_report"})
+_ALARMS = frozenset({"crash_report", "supervisor_report", "application_report"})
 
 
 def wait_all_idle(timeout: float = 5.0) -> None:
@@ -70,7 +70,7 @@ def wait_down(ref: Ref, timeout: float = 5.0) -> Down:
     """
     __tracebackhide__ = True
     try:
-        msg = _process.receive(lambda m: type(m) is Down and m.ref is ref, timeout)
+        msg = _messages.receive(lambda m: type(m) is Down and m.ref is ref, timeout)
     except TimeoutError:
         raise TimeoutError(f"no Down for the monitor {ref!r} within {timeout}s") from None
     assert type(msg) is Down
@@ -214,13 +214,13 @@ def gs_clean(gs_reports: ReportLog) -> Iterator[None]:
     __tracebackhide__ = True
     me = _process.current_process().pid
     before: set[Pid] = set(_process.processes())
-    names_before = set(_process.registered())
+    names_before = set(_names.registered())
     yield
     # The test's own greenlet may have been killed (by a link) and adopted
     # anew: that process is the test, not a leak.
     mine = {me, _process.current_process().pid}
     leaked = [p for p in _process.processes() if p not in before and p not in mine]
-    names = [n for n in _process.registered() if n not in names_before]
+    names = [n for n in _names.registered() if n not in names_before]
     problems = []
     if leaked:
         shown = ", ".join(_describe_process(p) for p in leaked)
@@ -231,7 +231,7 @@ def gs_clean(gs_reports: ReportLog) -> Iterator[None]:
         _process.terminate(pid._proc, "killed")
     for name in names:  # a name held by a process that lives on (the test's own)
         with suppress(NoProcessError):
-            _process.unregister(name)
+            _names.unregister(name)
     problems += gs_reports.problems()
     if problems:
         pytest.fail("\n".join(problems), pytrace=False)

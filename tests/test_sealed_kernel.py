@@ -28,6 +28,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("net", "_handoff"): "the acceptor hands a new connection to its handler process",
     ("_supervisor", "_gs_start_link"): "Cls.start_link is cached on the user's class, so "
     "two child specs built from it compare equal",
+    ("_supervisor", "_gs_start"): "Cls.start likewise (the unlinked start)",
     ("node", "_exit"): "os._exit: a peer node ends its OS process at once",
     ("_sysmon", "_current_frames"): "sys._current_frames: the system monitor's watchdog "
     "reads where the node's thread is stuck, as gevent's monitor thread does",

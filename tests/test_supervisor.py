@@ -631,6 +631,44 @@ class TestStartLink:
         assert why.value == 42
 
 
+class TestStart:
+    """``start``: as ``start_link``, but the caller is not linked (issue 14)."""
+
+    def test_list_form_is_not_linked_to_the_caller(self) -> None:
+        sup = gs.Supervisor.start([worker("a")], strategy="one_for_all", name="unlinked")
+
+        info = gs.info(sup)
+        assert info is not None
+        assert gs.self() not in info["links"]
+        assert gs.whereis("unlinked") == sup
+        assert [child_id for child_id, _, _ in gs.Supervisor.which_children(sup)] == ["a"]
+        gs.Supervisor.stop(sup)
+
+    def test_module_form_is_not_linked_to_the_caller(self) -> None:
+        sup = Inner.start(([worker("a")], "one_for_one"))
+        assert sup is not None
+
+        info = gs.info(sup)
+        assert info is not None
+        assert gs.self() not in info["links"]
+        assert Inner.start is Inner.start  # cached, as start_link is
+        gs.Supervisor.stop(sup)
+
+    def test_the_supervisor_outlives_its_starter(self) -> None:
+        test = gs.self()
+
+        def starter() -> None:
+            gs.send(test, ("sup", gs.Supervisor.start([worker("a")])))
+            raise gs.Exit("boom")
+
+        ref = gs.monitor(gs.spawn(starter))
+        sup: Any = gs.receive(lambda m: type(m) is tuple and m[0] == "sup", timeout=BOUND)
+        wait_down(ref)
+
+        assert gs.alive(sup[1])
+        gs.Supervisor.stop(sup[1])
+
+
 class TestIgnoredChild:
     def test_a_start_returning_none_keeps_the_spec_without_a_pid(self) -> None:
         sup = gs.Supervisor.start_link([worker("a"), gs.ChildSpec("i", start=(ignore,))])

@@ -34,8 +34,9 @@ from gevent.pywsgi import WSGIServer
 # The private modules, not ``greenserver``: this module is imported while
 # the package itself is still being initialised.
 from greenserver._gen_server import GenServer
+from greenserver._messages import send
 from greenserver._pid import Pid
-from greenserver._process import alive, send
+from greenserver._process import alive
 from greenserver._results import NoReply, Ok, Stop
 from greenserver.sys import get_state
 

@@ -21,7 +21,7 @@ from time import monotonic, time
 from typing import Any, Final
 
 import greenserver as gs
-from greenserver import _process
+from greenserver import _names, _process
 from greenserver._process import Process
 
 PAGE_SIZE: Final = 50
@@ -235,7 +235,7 @@ def _tree_node(
     if type(pid) is not gs.Pid:
         node.update(pid=None, status=str(pid) if pid else "undefined")
         return node
-    proc = _process.resolve(pid)
+    proc = _names.resolve(pid)
     if proc is None or not proc.alive:
         node.update(pid=repr(pid), status="dead")
         return node
