@@ -97,6 +97,9 @@ def send_reply(from_: Ref, value: object) -> None:
         # waits no more: a server that replied early may now call it back.
         owner.calling = None
         owner.mailbox.put(Answer(from_, value))
+        replier: Process | None = getattr(getcurrent(), "gs_process", None)
+        if replier is not None:
+            replier.sent += 1
 
 
 def _describe(server: object) -> str:
@@ -164,6 +167,7 @@ def call_process(
         return (type(msg) is Answer and msg.ref is ref) or (type(msg) is Down and msg.ref is ref)
 
     match: Match = is_answer
+    me.sent += 1
     me.calling = target
     try:
         msg = receive_in(me, match, timeout, mark, True)
@@ -218,7 +222,7 @@ def cast_process(server: object, request: object) -> None:
     if real_get_ident() != _scheduler.node_thread and is_foreign_thread():
         run_in_node(cast_process, server, request)
         return
-    refuse_if_dead()
+    me = refuse_if_dead()
     if type(server) is Pid:
         proc: Process | None = server._proc
     else:
@@ -230,6 +234,8 @@ def cast_process(server: object, request: object) -> None:
         if _instrument.enabled:
             _instrument.emit("cast", _instrument.actor(), server=proc.pid, request=request)
         proc.mailbox.put(Cast(request))
+        if me is not None:
+            me.sent += 1
 
 
 def stop_process(server: object, reason: object, timeout: float | None) -> None:
