@@ -97,9 +97,6 @@ def send_reply(from_: Ref, value: object) -> None:
         # waits no more: a server that replied early may now call it back.
         owner.calling = None
         owner.mailbox.put(Answer(from_, value))
-        replier: Process | None = getattr(getcurrent(), "gs_process", None)
-        if replier is not None:
-            replier.sent += 1
 
 
 def _describe(server: object) -> str:
