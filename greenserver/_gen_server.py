@@ -28,7 +28,6 @@ forgotten ``return`` is the classic) stops the server with
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from inspect import Parameter, Signature
 from typing import Any, ClassVar, Final, Generic, Protocol, TypeVar, final, overload
 
@@ -128,7 +127,7 @@ class _Context:
         self.last: object = None
         self.suspended = False
         self.state: Any = None  # kept here while the server is dormant
-        self.wake = resumer(proc, partial(_resume, self))
+        self.wake = resumer(proc, _resume, self)
 
     def event(self, event: dict[str, Any]) -> None:
         """Pass a debug event on (only called while debug options are on)."""

@@ -425,12 +425,12 @@ class _Hibernated:
 HIBERNATED: Final = _Hibernated()
 
 
-def resumer(proc: Process, resume: Callable[[], object]) -> Callable[[], None]:
-    """Return what ``hibernate`` needs to run ``resume()`` on a borrowed engine.
+def resumer(proc: Process, resume: Callable[..., object], *args: object) -> Callable[[], None]:
+    """Return what ``hibernate`` needs to run ``resume(*args)`` on a borrowed engine.
 
     Make it once per process and reuse it: it is called at each wake-up.
     """
-    return partial(_borrow_engine, proc, resume, _NO_ARGS, _NO_KWARGS)
+    return partial(_borrow_engine, proc, resume, args, _NO_KWARGS)
 
 
 def hibernate(proc: Process, wake: Callable[[], None]) -> object:
