@@ -164,6 +164,7 @@ def call_process(
         return (type(msg) is Answer and msg.ref is ref) or (type(msg) is Down and msg.ref is ref)
 
     match: Match = is_answer
+    me.sent += 1
     me.calling = target
     try:
         msg = receive_in(me, match, timeout, mark, True)
@@ -218,7 +219,7 @@ def cast_process(server: object, request: object) -> None:
     if real_get_ident() != _scheduler.node_thread and is_foreign_thread():
         run_in_node(cast_process, server, request)
         return
-    refuse_if_dead()
+    me = refuse_if_dead()
     if type(server) is Pid:
         proc: Process | None = server._proc
     else:
@@ -230,6 +231,8 @@ def cast_process(server: object, request: object) -> None:
         if _instrument.enabled:
             _instrument.emit("cast", _instrument.actor(), server=proc.pid, request=request)
         proc.mailbox.put(Cast(request))
+        if me is not None:
+            me.sent += 1
 
 
 def stop_process(server: object, reason: object, timeout: float | None) -> None:

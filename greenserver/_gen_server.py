@@ -28,7 +28,6 @@ forgotten ``return`` is the classic) stops the server with
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from inspect import Parameter, Signature
 from typing import Any, ClassVar, Final, Generic, Protocol, TypeVar, final, overload
 
@@ -65,6 +64,7 @@ from ._process import (
     current_process,
     hibernate,
     is_normal,
+    refuse_if_dead,
     report_crash,
     resumer,
 )
@@ -127,7 +127,7 @@ class _Context:
         self.last: object = None
         self.suspended = False
         self.state: Any = None  # kept here while the server is dormant
-        self.wake = resumer(proc, partial(_resume, self))
+        self.wake = resumer(proc, _resume, self)
 
     def event(self, event: dict[str, Any]) -> None:
         """Pass a debug event on (only called while debug options are on)."""
@@ -291,6 +291,7 @@ def _loop(ctx: _Context, state: Any, flow: Ok[Any] | Reply[Any] | NoReply[Any]) 
                 reply = server.handle_call(msg.request, msg.from_, state)
                 if type(reply) is Reply:
                     send_reply(msg.from_, reply.reply)
+                    proc.sent += 1
                     if ctx.debug is not None:
                         _debug_out(ctx, msg.from_, reply.reply)
                     flow = reply
@@ -385,6 +386,7 @@ def _terminate(
         )
     if reply_to is not None and reply is not UNSET:
         send_reply(reply_to, reply)
+        ctx.proc.sent += 1
     if reraise is not None:
         _process.terminate(proc, reason)
         raise reraise
@@ -428,6 +430,7 @@ def _system(ctx: _Context, msg: System, state: Any) -> Any:
         answer = ("ok", _status(ctx, state))
     elif kind == "suspend":
         send_reply(msg.from_, answer)
+        ctx.proc.sent += 1
         ctx.suspended = True
         return _suspended(ctx, state)
     elif kind == "resume":
@@ -441,6 +444,7 @@ def _system(ctx: _Context, msg: System, state: Any) -> Any:
     else:
         answer = ("error", ValueError(f"unknown system request {request!r}"))
     send_reply(msg.from_, answer)
+    ctx.proc.sent += 1
     return state
 
 
@@ -526,6 +530,7 @@ def _suspended(ctx: _Context, state: Any) -> Any:
             assert isinstance(msg, System)
             if msg.request == ("suspend",):
                 send_reply(msg.from_, ("ok", None))
+                ctx.proc.sent += 1
             else:
                 state = _system(ctx, msg, state)
     finally:
@@ -897,7 +902,10 @@ class GenServer(Generic[S]):
         """Answer a call whose ``handle_call`` returned ``NoReply``."""
         if type(from_) is not Ref:
             raise TypeError(f"reply() needs the from_ passed to handle_call; got {from_!r}")
+        me = refuse_if_dead()
         send_reply(from_, value)
+        if me is not None:
+            me.sent += 1
 
     @staticmethod
     def stop(server: object, reason: object = "normal", timeout: float | None = None) -> None:

@@ -22,7 +22,7 @@ def send(dest: object, msg: object) -> object:
     """
     if real_get_ident() != _scheduler.node_thread:
         return _send_from_foreign_thread(dest, msg)
-    refuse_if_dead()
+    me = refuse_if_dead()
     if type(dest) is Pid:
         proc = dest._proc
     else:
@@ -34,6 +34,8 @@ def send(dest: object, msg: object) -> object:
         if _instrument.enabled:
             _instrument.emit("send", _instrument.actor(), to=dest, msg=_instrument.shown(msg))
         proc.mailbox.put(msg)
+    if me is not None:
+        me.sent += 1
     return msg
 
 

@@ -128,6 +128,7 @@ class Process:
         "reason",
         "reductions",
         "remote",
+        "sent",
         "signal_from",
         "trap_exit",
     )
@@ -146,6 +147,7 @@ class Process:
         self.name: str | None = None
         self.current = current
         self.reductions = 0
+        self.sent = 0  # messages sent: sends, casts, call requests and replies
         self.adopted = False
         self.exit_raised = False
         # The server this process is blocked calling, if any: lets a call
@@ -197,16 +199,18 @@ def current_process() -> Process:
     return proc
 
 
-def refuse_if_dead() -> None:
-    """Raise ``Exit`` if the caller is a dead process (it must not act).
+def refuse_if_dead() -> Process | None:
+    """Return the caller's process, if it is one; raise ``Exit`` if it is dead.
 
     For kernel calls that do not otherwise need the caller's process (send,
-    cast, spawn): unlike ``current_process`` it never adopts.
+    cast, spawn): unlike ``current_process`` it never adopts. A dead process
+    must not act.
     """
     proc: Process | None = getattr(getcurrent(), "gs_process", None)
     if proc is not None and not proc.alive and not (proc.adopted and proc.exit_raised):
         proc.exit_raised = True
         raise exit_of(proc)
+    return proc
 
 
 class ForeignThreadError(RuntimeError):
@@ -421,12 +425,12 @@ class _Hibernated:
 HIBERNATED: Final = _Hibernated()
 
 
-def resumer(proc: Process, resume: Callable[[], object]) -> Callable[[], None]:
-    """Return what ``hibernate`` needs to run ``resume()`` on a borrowed engine.
+def resumer(proc: Process, resume: Callable[..., object], *args: object) -> Callable[[], None]:
+    """Return what ``hibernate`` needs to run ``resume(*args)`` on a borrowed engine.
 
     Make it once per process and reuse it: it is called at each wake-up.
     """
-    return partial(_borrow_engine, proc, resume, _NO_ARGS, _NO_KWARGS)
+    return partial(_borrow_engine, proc, resume, args, _NO_KWARGS)
 
 
 def hibernate(proc: Process, wake: Callable[[], None]) -> object:
@@ -745,6 +749,7 @@ def info(pid: Pid) -> dict[str, object] | None:
         "trap_exit": proc.trap_exit,
         "registered_name": proc.name,
         "reductions": proc.reductions,
+        "messages_out": proc.sent,
         "current": proc.current,
     }
 

@@ -67,6 +67,7 @@ class TestTable:
     def test_a_row_describes_the_process(self, observer: gs.observer.Observer) -> None:
         server = Counter.start(0, name="counter")
         assert server is not None
+        assert gs.sys.get_state(server) == 0  # one message in, one reply out
 
         [row] = [r for r in observer.snapshot(page_size=1000)["table"]["rows"] if r["name"]]
 
@@ -78,6 +79,7 @@ class TestTable:
             "status": "waiting",
             "mailbox": 0,
             "in": row["in"],
+            "out": 1,
             "activity": 0.0,
             "memory": row["memory"],
             "links": 0,

@@ -25,7 +25,18 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urljoin
 
-SORTS = ("mailbox", "activity", "in", "memory", "links", "monitors", "pid", "name", "current")
+SORTS = (
+    "mailbox",
+    "activity",
+    "in",
+    "out",
+    "memory",
+    "links",
+    "monitors",
+    "pid",
+    "name",
+    "current",
+)
 
 
 def fetch(url: str, sort: str, rows: int, timeout: float = 10.0) -> dict[str, Any]:
@@ -72,6 +83,7 @@ def render(snapshot: dict[str, Any], url: str) -> Any:
         ("status", "left"),
         ("mailbox", "right"),
         ("in", "right"),
+        ("out", "right"),
         ("in/s", "right"),
         ("memory", "right"),
         ("links", "right"),
@@ -86,6 +98,7 @@ def render(snapshot: dict[str, Any], url: str) -> Any:
             row["status"],
             f"{row['mailbox']:,}",
             f"{row['in']:,}",
+            f"{row['out']:,}",
             f"{row['activity']:g}",
             _size(row["memory"]),
             str(row["links"]),

@@ -77,6 +77,7 @@ SORT_KEYS: Final = (
     "current",
     "mailbox",
     "in",
+    "out",
     "activity",
     "memory",
     "links",
@@ -119,6 +120,8 @@ def _key(sort: str, activity: Activity) -> Callable[[Process], Any]:
         return lambda p: len(p.mailbox)
     if sort == "in":
         return lambda p: p.reductions
+    if sort == "out":
+        return lambda p: p.sent
     if sort == "activity":
         return lambda p: activity.of(p.pid)
     if sort == "memory":
@@ -177,6 +180,7 @@ def row(proc: Process, activity: Activity) -> dict[str, Any]:
         "status": facts.get("status", "dead"),
         "mailbox": len(proc.mailbox),
         "in": proc.reductions,
+        "out": proc.sent,
         "activity": round(activity.of(proc.pid), 1),
         "memory": memory_estimate(proc),
         "links": len(proc.links or ()),
@@ -280,6 +284,7 @@ def detail(proc: Process, timeout: float = 1.0) -> dict[str, Any]:
         "status": facts["status"],
         "mailbox": facts["message_queue_len"],
         "in": facts["reductions"],
+        "out": facts["messages_out"],
         "memory": memory_estimate(proc),
         "trap_exit": facts["trap_exit"],
         "links": _pids(facts["links"]),

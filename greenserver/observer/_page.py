@@ -76,6 +76,7 @@ PAGE: Final = """<!doctype html>
         <th data-sort="pid">pid</th><th data-sort="name">name</th>
         <th data-sort="current">class / function</th><th>status</th>
         <th data-sort="mailbox" class="num">mailbox</th><th data-sort="in" class="num">in</th>
+        <th data-sort="out" class="num">out</th>
         <th data-sort="activity" class="num">in/s</th><th data-sort="memory" class="num">memory</th>
         <th data-sort="links" class="num">links</th>
         <th data-sort="monitors" class="num">monitors</th>
@@ -163,7 +164,8 @@ function renderTable(table) {
     el("td", {class: "pid"}, row.pid), el("td", {}, row.name || ""),
     el("td", {class: row.behaviour ? "behaviour" : ""}, row.current),
     el("td", {}, row.status), el("td", {class: "num"}, row.mailbox.toLocaleString()),
-    el("td", {class: "num"}, row.in.toLocaleString()), el("td", {class: "num"}, row.activity),
+    el("td", {class: "num"}, row.in.toLocaleString()),
+    el("td", {class: "num"}, row.out.toLocaleString()), el("td", {class: "num"}, row.activity),
     el("td", {class: "num"}, bytes(row.memory)), el("td", {class: "num"}, row.links),
     el("td", {class: "num"}, row.monitors))));
   document.getElementById("page").textContent =
@@ -220,7 +222,7 @@ function renderDetail(d) {
     return;
   }
   const rows = [["pid", d.pid], ["name", d.name || ""], ["runs", d.current || ""],
-    ["status", d.status], ["mailbox", d.mailbox], ["messages in", d.in],
+    ["status", d.status], ["mailbox", d.mailbox], ["messages in", d.in], ["messages out", d.out],
     ["memory", d.memory === undefined ? "" : bytes(d.memory)], ["trap_exit", d.trap_exit],
     ["links", pidList(d.links || [])], ["monitors", pidList(d.monitors || [])],
     ["monitored by", pidList(d.monitored_by || [])]];
