@@ -19,34 +19,32 @@ MKDOCS = NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs
 .DEFAULT_GOAL := test
 # `make test` runs its steps strictly in order, even under -j.
 .NOTPARALLEL:
-.PHONY: demo test lint typecheck lint-imports docs docs-strict stress bench format clean sysdeps
+.PHONY: demo test lint typecheck lint-imports docs docs-strict stress bench bench-beam format clean sysdeps
 
-# System packages the tests and the KV benchmark need: Debian's redis-tools
-# (redis-cli, redis-benchmark) and redis-server; erlang-nox and elixir (OTP 25
-# nodes for the distribution tests).  Does nothing when present;
-# works unattended (CI runs it as root, CI=true, no terminal).
-SUDO = $(if $(filter 0,$(shell id -u)),,sudo)
+# System packages the tests and the benchmarks need, as command:package
+# pairs (Debian names): redis-tools (redis-cli, redis-benchmark) and
+# redis-server for the KV server; erlang-nox (erl, epmd) and elixir (OTP 25
+# nodes for the distribution tests); chromium for the observer's browser test
+# (Playwright drives it: `playwright install` cannot download a browser
+# here).  tools/sysdeps.sh does nothing when
+# every command is there, installs the packages unattended where apt-get
+# exists (CI runs it as root, CI=true, no terminal), and otherwise stops
+# with the list to install.  `make demo` needs none of them: only `test`,
+# `stress` and `bench` depend on sysdeps.
+SYSDEPS = redis-cli:redis-tools redis-benchmark:redis-tools redis-server:redis-server \
+	erl:erlang-nox epmd:erlang-nox elixir:elixir chromium:chromium
 sysdeps:
-	@if ! command -v redis-cli >/dev/null || ! command -v redis-benchmark >/dev/null \
-	   || ! command -v redis-server >/dev/null || ! command -v erl >/dev/null \
-	   || ! command -v epmd >/dev/null || ! command -v elixir >/dev/null; then \
-	  echo "sysdeps: installing redis-tools, redis-server, erlang-nox and elixir"; \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-	    redis-tools redis-server erlang-nox elixir; \
-	fi
+	@sh tools/sysdeps.sh $(SYSDEPS)
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
-# `make demo` needs only python3: no system packages (the nodes act starts
-# greenserver's own epmd when the machine has none, and skips Elixir).
 $(INSTALLED): setup.cfg pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e .
 	touch $@
 
-$(INSTALLED_TEST): setup.cfg pyproject.toml | sysdeps $(BIN)/python
+$(INSTALLED_TEST): setup.cfg pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
@@ -56,7 +54,7 @@ $(INSTALLED_DOCS): setup.cfg pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[docs]'
 	touch $@
 
-$(INSTALLED_BENCH): setup.cfg pyproject.toml | sysdeps $(BIN)/python
+$(INSTALLED_BENCH): setup.cfg pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[bench]'
 	touch $@
@@ -88,16 +86,23 @@ typecheck: $(INSTALLED_TEST)
 lint-imports: $(INSTALLED_TEST)
 	$(BIN)/lint-imports
 
-stress: $(INSTALLED_TEST)
+stress: sysdeps $(INSTALLED_TEST)
 	$(BIN)/python -m pytest -q -m stress tests
 
-# The benchmark table, the KV server under redis-benchmark, then the
-# stress tests (10,000 random kills in a supervision tree).
-bench: $(INSTALLED_BENCH) $(INSTALLED_TEST)
+# The benchmark table (with the BEAM twins when elixir is installed, and
+# 1,000,000 GenServers under a DynamicSupervisor), the KV server under
+# redis-benchmark, then the stress tests (10,000 random kills in a
+# supervision tree).
+bench: sysdeps $(INSTALLED_BENCH) $(INSTALLED_TEST)
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.kv_bench
 	$(BIN)/python -m bench.nodes_bench
 	$(BIN)/python -m pytest -q -m stress tests
+
+# Only issue 10's comparison with the BEAM: each case, its Elixir twin, the targets.
+BEAM_CASES = gen_server.call,gen_server.cast,gen_server.start_link_100k,idle_mem.gen_server.rss,beam.idle_mem,million
+bench-beam: sysdeps $(INSTALLED_BENCH)
+	$(BIN)/python -m bench --only $(BEAM_CASES)
 
 format: $(INSTALLED_TEST)
 	$(BIN)/ruff format $(LINT_PATHS)

@@ -35,9 +35,14 @@ from __future__ import annotations
 CASE_MODULES: tuple[str, ...] = (
     "bench._cases_process",
     "bench._cases_gen_server",
+    "bench._cases_adoption",
     "bench._cases_pykka",
     "bench._cases_trace",
+    "bench._cases_sysmon",
+    "bench._cases_observer",
     "bench._cases_supervisor",
     "bench._cases_memory",
+    "bench._cases_million",
     "bench._cases_loadgen",
+    "bench._cases_beam",
 )

@@ -63,10 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     env = doc["environment"]
     print(
         f"python {env['python']}, gevent {env['gevent']}, greenlet {env['greenlet']}, "
-        f"greenserver {env['greenserver']}, nproc {env['nproc']}, "
+        f"greenserver {env['greenserver']}, BEAM twins {env['beam'] or 'not run'}, "
+        f"nproc {env['nproc']}, "
         f"median of {repeats} samples (fewer where a case caps them), {wall:.1f}s"
     )
-    print(table(results))
+    print(table(results, quick=args.quick))
     if not args.no_save:
         path = write_json(doc)
         print(f"results: {path} (and {path.parent / 'latest.json'})")

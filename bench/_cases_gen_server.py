@@ -10,6 +10,11 @@ gevent baseline doing the same job with ``gevent.queue.Queue``:
   sentinel and a join).
 * ``gen_server.start_link_first_call`` against ``gevent.spawn_roundtrip``
   (spawn a greenlet that answers one Queue message).
+* ``gen_server.start_link_100k``: 100,000 servers started and all alive at
+  the end, in a fresh interpreter (``bench._start_link_many``).
+
+``call``, ``cast`` and ``start_link_100k`` are also compared with their BEAM
+twins (``_cases_beam``), against issue 10's targets.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from gevent.queue import Queue
 
 import greenserver as gs
 
+from ._fresh import python_module
 from ._harness import Context, case, timed
 
 WARMUP = 1_000  # round trips before the timed loop of each sample
@@ -76,7 +82,12 @@ def call_round_trip(n: int) -> float:
 # --- call -----------------------------------------------------------------------
 
 
-@case("gen_server.call", baseline=("pingpong.queue", "pingpong.switch"), group="pingpong")
+@case(
+    "gen_server.call",
+    baseline=("pingpong.queue", "pingpong.switch", "beam.call"),
+    group="pingpong",
+    targets={"beam.call": 1.5},
+)
 def gen_server_call(ctx: Context) -> float:
     """Round trip: GenServer.call on an echo server, from the runner process."""
     return call_round_trip(ctx.n(20_000, 2_000))
@@ -101,7 +112,11 @@ def gen_server_call_backlog(ctx: Context) -> float:
 # --- cast -----------------------------------------------------------------------
 
 
-@case("gen_server.cast", baseline="gevent.queue_drained")
+@case(
+    "gen_server.cast",
+    baseline=("gevent.queue_drained", "beam.cast"),
+    targets={"beam.cast": 2.0},
+)
 def gen_server_cast(ctx: Context) -> float:
     """N GenServer.cast, then one call as a barrier (all handled); per cast."""
     n = ctx.n(50_000, 5_000)
@@ -210,3 +225,33 @@ def gevent_spawn_roundtrip(ctx: Context) -> float:
     finally:
         gevent.joinall(glets)
     return elapsed / n
+
+
+# --- start_link with 100k servers alive (fresh interpreter) -----------------------
+
+
+def _start_link_100k_n(ctx: Context) -> int:
+    return ctx.n(100_000, 10_000)
+
+
+def _start_link_100k_profile(ctx: Context) -> float:
+    """In-process for ``python -m bench.profile`` (the servers are left to settle())."""
+    from . import _start_link_many
+
+    return float(_start_link_many.run(_start_link_100k_n(ctx))["seconds_per_op"])
+
+
+@case(
+    "gen_server.start_link_100k",
+    baseline="beam.start_link_100k",
+    group="start_link_100k",
+    warmup=False,
+    max_repeats=5,
+    targets={"beam.start_link_100k": 2.0},
+    profile=_start_link_100k_profile,
+)
+def gen_server_start_link_100k(ctx: Context) -> float:
+    """GenServer.start_link of 100k servers, all alive at the end (fresh process); per server."""
+    n = _start_link_100k_n(ctx)
+    doc = python_module("bench._start_link_many", str(n), timeout=600)
+    return float(doc["seconds_per_op"])

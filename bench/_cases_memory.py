@@ -1,36 +1,19 @@
-"""Resident memory per idle process, each sample in a fresh interpreter (``bench._memory``)."""
+"""Resident memory per idle process, each sample in a fresh interpreter (``bench._memory``).
+
+The idle GenServer is also compared with its BEAM twin (``beam.idle_mem``,
+the same RSS delta in a fresh Erlang VM); issue 10's target is 1.0x.
+"""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
+from ._fresh import python_module
 from ._harness import Context, case
-
-_ROOT = Path(__file__).resolve().parent.parent  # the directory holding bench/
 
 
 def idle_bytes(kind: str, mode: str, ctx: Context) -> float:
     """Run ``python -m bench._memory`` once; return the bytes per idle process it saw."""
     n = ctx.n(20_000, 2_000)
-    env = dict(os.environ)
-    path = env.get("PYTHONPATH")
-    env["PYTHONPATH"] = str(_ROOT) if not path else f"{_ROOT}{os.pathsep}{path}"
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench._memory", kind, str(n), "--mode", mode],
-        capture_output=True,
-        text=True,
-        cwd=_ROOT,
-        env=env,
-        timeout=120,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"bench._memory {kind} {n} --mode {mode} failed:\n{proc.stderr}")
-    doc = json.loads(proc.stdout.strip().splitlines()[-1])
+    doc = python_module("bench._memory", kind, str(n), "--mode", mode, timeout=120)
     return float(doc["bytes_per_proc"])
 
 
@@ -43,9 +26,10 @@ def idle_mem_gs_rss(ctx: Context) -> float:
 @case(
     "idle_mem.gen_server.rss",
     unit="B/proc",
-    baseline="idle_mem.gevent.rss",
+    baseline=("idle_mem.gevent.rss", "beam.idle_mem"),
     warmup=False,
     max_repeats=5,
+    targets={"beam.idle_mem": 1.0},
 )
 def idle_mem_gen_server_rss(ctx: Context) -> float:
     """RSS delta per idle GenServer (blocked in its loop's receive)."""
@@ -55,7 +39,7 @@ def idle_mem_gen_server_rss(ctx: Context) -> float:
 @case(
     "idle_mem.hibernated.rss",
     unit="B/proc",
-    baseline="idle_mem.gevent.rss",
+    baseline=("idle_mem.gevent.rss", "beam.idle_mem"),
     warmup=False,
     max_repeats=5,
 )

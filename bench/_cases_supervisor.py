@@ -25,13 +25,8 @@ CRITICAL), so the figures leave out the cost of rendering the
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import structlog
@@ -39,6 +34,7 @@ import structlog
 import greenserver as gs
 
 from ._cases_gen_server import Echo, batches
+from ._fresh import SharedRun, python_module
 from ._harness import Context, case, timed
 
 # max_restarts high enough never to trip. The window is short on purpose:
@@ -158,42 +154,17 @@ def supervisor_by_hand(ctx: Context) -> float:
 
 # --- DynamicSupervisor at scale (bench._dynsup_scale, in a fresh interpreter) -----
 
-_ROOT = Path(__file__).resolve().parent.parent  # the directory holding bench/
-
-# One subprocess run feeds the four dynsup.* cases: each takes its figure from
-# the latest run, and a case that already took one from it starts the next
-# run. The runner calls them round-robin, so a round costs one run.
-_latest: dict[str, Any] | None = None
-_taken: set[str] = set()
-
 
 def _scale_run(n: int) -> dict[str, Any]:
-    env = dict(os.environ)
-    path = env.get("PYTHONPATH")
-    env["PYTHONPATH"] = str(_ROOT) if not path else f"{_ROOT}{os.pathsep}{path}"
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench._dynsup_scale", str(n)],
-        capture_output=True,
-        text=True,
-        cwd=_ROOT,
-        env=env,
-        timeout=600,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"bench._dynsup_scale {n} failed:\n{proc.stderr}")
-    doc: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    doc: dict[str, Any] = python_module("bench._dynsup_scale", str(n), timeout=600)
     return doc
 
 
+_scale = SharedRun(_scale_run)
+
+
 def _scale_figure(key: str, ctx: Context) -> float:
-    global _latest
-    n = ctx.n(100_000, 10_000)
-    if _latest is None or key in _taken or _latest["n"] != n:
-        _latest = _scale_run(n)
-        _taken.clear()
-    _taken.add(key)
-    return float(_latest[key])
+    return _scale.figure(key, ctx.n(100_000, 10_000))
 
 
 @case(

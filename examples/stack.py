@@ -46,8 +46,7 @@ class Stack(gs.GenServer[list[Any]]):
 
 
 def main() -> None:
-    pid = Stack.start_link(["hello"], name="stack")
-    assert pid is not None
+    pid = Stack.start_link(["hello"], name="stack")  # a Pid: init never returns Ignore
     print("pop ->", Stack.pop(pid))
     Stack.push("stack", "world")
     print("pop ->", Stack.pop("stack"))

@@ -25,18 +25,21 @@ TRACED = ["call", "cast", "reply", "exit", "restart"]
 
 
 def show(event: gs.trace.Event) -> None:
-    """Print one trace event; runs inside the process that caused it."""
+    """Print one trace event; runs inside the process that caused it.
+
+    ``pid`` is the process that acts; the other fields name the others.
+    """
     kind, pid = event["event"], event["pid"]
     if kind == "call":
         text = f"{pid} calls {event['server']} with {event['request']!r}"
     elif kind == "cast":
-        text = f"{pid} is cast {event['request']!r}"
+        text = f"{pid} casts {event['request']!r} to {event['server']}"
     elif kind == "reply":
-        text = f"{pid} is answered {event['value']!r}"
+        text = f"{pid} answers {event['value']!r} to {event['to']}"
     elif kind == "exit":
         text = f"{pid} exits: {event['reason']!r}"
     else:
-        text = f"{pid} restarted as child {event['child_id']!r}"
+        text = f"{pid} restarted child {event['child_id']!r}: {event['old']} -> {event['new']}"
     print(f"[trace] {kind:<7} {text}")
 
 

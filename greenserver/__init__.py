@@ -6,8 +6,9 @@ README and ``API.md`` for the contract.
 
 from __future__ import annotations
 
-from . import node, sys, trace
+from . import node, observer, sys, trace
 from ._agent import Agent
+from ._application import Application
 from ._child_spec import ChildSpec
 from ._dist_node import NodeDown
 from ._dist_terms import Atom
@@ -26,34 +27,25 @@ from ._errors import (
     SupervisorError,
 )
 from ._gen_server import GenServer
+from ._links import demonitor, link, monitor, trap_exits, unlink
+from ._messages import receive, send
+from ._names import Via, register, registered, unregister, whereis
 from ._pid import Pid, Ref
 from ._process import (
     Down,
     ExitSignal,
-    Via,
     alive,
-    demonitor,
     exit,
     info,
-    link,
-    monitor,
     processes,
-    receive,
-    register,
-    registered,
     self,
-    send,
     spawn,
     spawn_link,
     spawn_monitor,
-    trap_exits,
-    unlink,
-    unregister,
-    whereis,
 )
 from ._registry import Registry
 from ._results import Ignore, NoReply, Ok, Reply, Stop
-from ._supervisor import Supervisor
+from ._supervisor import Supervisor, SupervisorSpec
 from ._task import Task, TaskSupervisor
 
 __version__ = "0.1.0"
@@ -62,6 +54,7 @@ __all__ = [
     "Agent",
     "AlreadyRegisteredError",
     "AlreadyStartedError",
+    "Application",
     "Atom",
     "BadReturnError",
     "CallError",
@@ -87,6 +80,7 @@ __all__ = [
     "Stop",
     "Supervisor",
     "SupervisorError",
+    "SupervisorSpec",
     "Task",
     "TaskSupervisor",
     "Via",
@@ -97,6 +91,7 @@ __all__ = [
     "link",
     "monitor",
     "node",
+    "observer",
     "processes",
     "receive",
     "register",

@@ -21,8 +21,8 @@ from typing import Any, TypeVar, final
 
 from ._errors import BadReturnError
 from ._gen_server import GenServer
+from ._names import Via
 from ._pid import Pid, Ref
-from ._process import Via
 from ._results import NoReply, Ok, Reply, Stop
 
 T = TypeVar("T")
@@ -64,9 +64,7 @@ def _start(
         raise TypeError(f"Agent.start{'_link' if link else ''}() needs a callable; got {fn!r}")
     initial = partial(fn, *args) if args else fn
     start = GenServer.start_link if link else GenServer.start
-    pid = start(cls, initial, name=name, timeout=timeout, hibernate_after=hibernate_after)
-    assert pid is not None  # init never returns Ignore
-    return pid
+    return start(cls, initial, name=name, timeout=timeout, hibernate_after=hibernate_after)
 
 
 class Agent(GenServer[Any]):

@@ -20,20 +20,19 @@ from greenlet import getcurrent
 
 from . import _instrument, _reports, _scheduler
 from ._errors import CallError, CallTimeoutError, NoProcessError, ServerExitError
+from ._foreign import run_from_foreign_thread
+from ._links import abandon_wait, demonitor_process
 from ._mailbox import Match
+from ._messages import receive_in
+from ._names import resolve
 from ._pid import Pid, Ref
 from ._process import (
     Down,
     ForeignThreadError,
     Process,
-    _add_monitor,
-    abandon_wait,
+    add_monitor,
     current_process,
-    demonitor_process,
-    receive_in,
     refuse_if_dead,
-    resolve,
-    run_from_foreign_thread,
 )
 from ._scheduler import is_foreign_thread, real_get_ident, run_in_node
 
@@ -82,11 +81,18 @@ class Answer:
         self.value = value
 
 
+# Records show what the user wrote: the request, the reply value.
+_instrument.register_view(Call, lambda msg: msg.request)
+_instrument.register_view(Cast, lambda msg: msg.request)
+_instrument.register_view(System, lambda msg: msg.request)
+_instrument.register_view(Answer, lambda msg: msg.value)
+
+
 def send_reply(from_: Ref, value: object) -> None:
-    owner = from_._owner
-    if from_._alias and owner is not None and owner.alive:
+    owner = from_.alias_owner()
+    if owner is not None:
         if _instrument.enabled:
-            _instrument.emit("reply", owner.pid, ref=from_, value=value)
+            _instrument.emit("reply", _instrument.actor(), to=owner.pid, ref=from_, value=value)
         # An active call alias means its owner waits on this very call, and
         # waits no more: a server that replied early may now call it back.
         owner.calling = None
@@ -139,16 +145,14 @@ def call_process(
         try:
             me = current_process()
         except ForeignThreadError:
-            return run_from_foreign_thread(
-                partial(call_process, server, request, timeout, envelope), timeout, "a call"
-            )
+            return _call_from_foreign_thread(server, request, timeout, envelope)
     if type(server) is Pid and server._proc.alive:
         target = server._proc
     else:
         target = _target(server, request)
     if target is me or target.calling is not None:
         _check_cycle(me, target, server, request)
-    ref = _add_monitor(me, target, alias=True)
+    ref = add_monitor(me, target, alias=True)
     if _instrument.enabled:
         _instrument.emit("call", me.pid, server=target.pid, request=request)
     # The answer can only come after the request: the wait skips what is
@@ -160,16 +164,13 @@ def call_process(
         return (type(msg) is Answer and msg.ref is ref) or (type(msg) is Down and msg.ref is ref)
 
     match: Match = is_answer
+    me.sent += 1
     me.calling = target
     try:
         msg = receive_in(me, match, timeout, mark, True)
     except TimeoutError:
         abandon_wait(me, ref, match, mark)
-        raise CallTimeoutError(
-            f"call to {_describe(server)} timed out after {timeout}s; request was {request!r}",
-            server=server,
-            request=request,
-        ) from None
+        raise _call_timeout(server, request, timeout) from None
     except BaseException:  # gevent.Timeout, a kill, Ctrl-C: nothing may survive the wait
         abandon_wait(me, ref, match, mark)
         raise
@@ -191,12 +192,34 @@ def call_process(
     )
 
 
+def _call_timeout(server: object, request: object, timeout: float | None) -> CallTimeoutError:
+    return CallTimeoutError(
+        f"call to {_describe(server)} timed out after {timeout}s; request was {request!r}",
+        server=server,
+        request=request,
+    )
+
+
+def _call_from_foreign_thread(
+    server: object, request: object, timeout: float | None, envelope: type[Call] | type[System]
+) -> object:
+    def attempt(left: float | None) -> object:
+        # The proxy calls with the time left of the thread's deadline; a
+        # timeout still reports the timeout the caller gave.
+        try:
+            return call_process(server, request, left, envelope)
+        except CallTimeoutError:
+            raise _call_timeout(server, request, timeout) from None
+
+    return run_from_foreign_thread(attempt, timeout, "a call", server=server, request=request)
+
+
 def cast_process(server: object, request: object) -> None:
     """Send an asynchronous request; never fails (see ``GenServer.cast``)."""
     if real_get_ident() != _scheduler.node_thread and is_foreign_thread():
         run_in_node(cast_process, server, request)
         return
-    refuse_if_dead()
+    me = refuse_if_dead()
     if type(server) is Pid:
         proc: Process | None = server._proc
     else:
@@ -206,8 +229,10 @@ def cast_process(server: object, request: object) -> None:
             return
     if proc is not None and proc.alive:
         if _instrument.enabled:
-            _instrument.emit("cast", proc.pid, request=request)
+            _instrument.emit("cast", _instrument.actor(), server=proc.pid, request=request)
         proc.mailbox.put(Cast(request))
+        if me is not None:
+            me.sent += 1
 
 
 def stop_process(server: object, reason: object, timeout: float | None) -> None:
@@ -215,12 +240,18 @@ def stop_process(server: object, reason: object, timeout: float | None) -> None:
     try:
         me = current_process()
     except ForeignThreadError:
-        run_from_foreign_thread(partial(stop_process, server, reason, timeout), timeout, "a stop")
+        run_from_foreign_thread(
+            partial(_stop_from_foreign_thread, server, reason, timeout),
+            timeout,
+            "a stop",
+            server=server,
+            request=("stop", reason),
+        )
         return
     target = _target(server, ("stop", reason))
     if target is me:
         _check_cycle(me, target, server, ("stop", reason))
-    ref = _add_monitor(me, target)
+    ref = add_monitor(me, target)
     mark = me.mailbox.mark()
     target.mailbox.put(System(ref, ("terminate", reason)))
 
@@ -233,11 +264,7 @@ def stop_process(server: object, reason: object, timeout: float | None) -> None:
         abandon_wait(me, ref, is_down, mark)
         if not isinstance(exc, TimeoutError):
             raise
-        raise CallTimeoutError(
-            f"stopping {_describe(server)} timed out after {timeout}s",
-            server=server,
-            request=("stop", reason),
-        ) from None
+        raise _stop_timeout(server, reason, timeout) from None
     assert type(down) is Down
     if type(down.reason) is str and down.reason == "noproc":
         raise NoProcessError(f"no process {_describe(server)}", server=server)
@@ -248,3 +275,20 @@ def stop_process(server: object, reason: object, timeout: float | None) -> None:
             server=server,
             request=("stop", reason),
         )
+
+
+def _stop_timeout(server: object, reason: object, timeout: float | None) -> CallTimeoutError:
+    return CallTimeoutError(
+        f"stopping {_describe(server)} timed out after {timeout}s",
+        server=server,
+        request=("stop", reason),
+    )
+
+
+def _stop_from_foreign_thread(
+    server: object, reason: object, timeout: float | None, left: float | None
+) -> None:
+    try:
+        stop_process(server, reason, left)
+    except CallTimeoutError:
+        raise _stop_timeout(server, reason, timeout) from None

@@ -30,27 +30,23 @@ import gevent
 from gevent import socket
 from gevent.pool import Group
 
-from . import _process, _reports
+from . import _messages, _names, _process, _reports
 from ._calls import Answer, Call, Cast, System
 from ._dist_conn import Connection
 from ._dist_epmd import port_please
 from ._dist_handshake import UNLINK_ID, HandshakeError, accept, connect
 from ._dist_terms import Atom, ImproperList, atom_wire, reason_term
-from ._mailbox import Mailbox
-from ._pid import Pid, Ref
-from ._process import (
-    Process,
-    _add_link,
-    _add_monitor,
+from ._links import (
     demonitor_process,
     remote_exit_signal,
     remote_link_signal,
     remote_monitor_fired,
     remote_unlink,
     send_alias,
-    spawn_process,
-    terminate,
 )
+from ._mailbox import Mailbox
+from ._pid import Pid, Ref
+from ._process import Process, add_link, add_monitor, spawn_process, terminate
 
 SETUP_TIME: Final = 7.0  # net_setuptime
 
@@ -451,7 +447,7 @@ class LocalNode:
         if kind is Call or kind is System:
             assert isinstance(msg, (Call, System))
             ref = msg.from_
-            owner = ref._owner
+            owner = ref.owner()
             assert owner is not None
             sender = owner
             tag = ImproperList([A_ALIAS], ref)
@@ -516,11 +512,11 @@ class LocalNode:
                 msg = Cast(msg[1])
             elif len(msg) == 2 and type(head) is ImproperList:
                 ref = head.tail
-                if type(ref) is Ref and ref._owner is not None:
+                if type(ref) is Ref and ref.owner() is not None:
                     send_alias(ref, Answer(ref, msg[1]))
                     return
         if proc is not None:
-            _process.send(proc.pid, msg)
+            _messages.send(proc.pid, msg)
 
     def _request(self, msg: tuple[Any, ...]) -> object:
         frm = msg[1]
@@ -584,14 +580,14 @@ def _on_reg_send(local: LocalNode, conn: Connection, ctrl: tuple[Any, ...], msg:
     if name == "net_kernel":
         local.is_auth(msg)
         return
-    proc = _process.resolve(str(name)) if type(name) is Atom else None
+    proc = _names.resolve(str(name)) if type(name) is Atom else None
     if proc is not None and proc.alive:
         local.deliver(proc, msg)
 
 
 def _on_alias_send(local: LocalNode, conn: Connection, ctrl: tuple[Any, ...], msg: object) -> None:
     alias = ctrl[2]
-    if type(alias) is Ref and alias._owner is not None:
+    if type(alias) is Ref and alias.owner() is not None:
         if type(msg) is tuple and len(msg) == 2 and type(msg[0]) is ImproperList:
             msg = Answer(alias, msg[1])
         send_alias(alias, msg)
@@ -603,7 +599,7 @@ def _on_link(local: LocalNode, conn: Connection, ctrl: tuple[Any, ...], msg: obj
     if target is None:
         conn.send((EXIT, ctrl[2], ctrl[1], A_NOPROC))
     else:
-        _add_link(remote, target)
+        add_link(remote, target)
 
 
 def _on_unlink_id(local: LocalNode, conn: Connection, ctrl: tuple[Any, ...], msg: object) -> None:
@@ -639,11 +635,11 @@ def _on_monitor(local: LocalNode, conn: Connection, ctrl: tuple[Any, ...], msg: 
     if dest == "net_kernel" and type(dest) is Atom:
         return  # answered by this node itself, and never down while it runs
     watcher = local._standin_of(watcher_pid)
-    target = _process.resolve(str(dest)) if type(dest) is Atom else local._local(dest)
+    target = _names.resolve(str(dest)) if type(dest) is Atom else local._local(dest)
     if target is None or not target.alive or target.remote is not None:
         conn.send((MONITOR_P_EXIT, dest, watcher_pid, ref, A_NOPROC))
         return
-    _add_monitor(watcher, target, ref=ref)
+    add_monitor(watcher, target, ref=ref)
 
 
 def _on_demonitor(local: LocalNode, conn: Connection, ctrl: tuple[Any, ...], msg: object) -> None:
@@ -683,10 +679,10 @@ def _on_spawn_request(
     proc, _ = spawn_process(fn, call_args, {}, current=f"{module}:{function}")
     flags = 0
     if link:
-        _add_link(caller, proc)
+        add_link(caller, proc)
         flags |= 1
     if monitor:
-        _add_monitor(caller, proc, ref=req_id)
+        add_monitor(caller, proc, ref=req_id)
         flags |= 2
     if reply in ("yes", "success_only"):
         conn.send((SPAWN_REPLY, req_id, from_pid, flags, proc.pid))
@@ -707,7 +703,7 @@ def _on_spawn_reply(local: LocalNode, conn: Connection, ctrl: tuple[Any, ...], m
     if target is None or type(ref) is not Ref:
         return
     if type(result) is Pid and flags & 1:
-        _add_link(result._proc, target)  # made by the other side already
+        add_link(result._proc, target)  # made by the other side already
     target.mailbox.put(SpawnReply(ref, result))
 
 
@@ -757,7 +753,7 @@ class Backend(_process.RemoteBackend):
             raise TypeError(f"a remote name is (name: str, node: 'name@host'); got {dest!r}")
         local = self.local
         if node == local.name:
-            return _process.resolve(str(name))
+            return _names.resolve(str(name))
         proc = local.name_standin(str(name), node)
         if not local.connect(node):
             terminate(proc, "noconnection")

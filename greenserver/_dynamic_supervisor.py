@@ -15,8 +15,11 @@ from . import _instrument, _reports
 from ._child_spec import ChildSpec, to_child_spec
 from ._errors import StartError, SupervisorError
 from ._gen_server import GenServer, _start
+from ._links import trap_exits
+from ._messages import send
+from ._names import Via
 from ._pid import Pid, Ref
-from ._process import ExitSignal, Via, current_process, is_normal, send, trap_exits
+from ._process import ExitSignal, current_process, is_normal
 from ._results import NoReply, Ok, Reply, Stop
 from ._supervisor import (
     Intensity,
@@ -46,6 +49,9 @@ class _DynState:
 
 
 class _DynamicServer(GenServer[_DynState]):
+    def _sys_children(self, state: _DynState) -> list[tuple[object, object, str]] | None:
+        return [(None, pid, spec.type) for pid, spec in state.children.items()]
+
     def behaviour_class(self) -> type:
         return DynamicSupervisor
 
@@ -88,10 +94,10 @@ class _DynamicServer(GenServer[_DynState]):
             if spec.restart == "permanent" or (
                 spec.restart == "transient" and not is_normal(reason)
             ):
-                return _restart(state, spec)
+                return _restart(state, spec, msg.pid)
             return NoReply(state)
         if msg == "$try_again_restart" and state.restarting:
-            return _restart(state, state.restarting.pop(0))
+            return _restart(state, state.restarting.pop(0), None)
         return super().handle_info(msg, state)
 
     def terminate(self, reason: object, state: _DynState) -> None:
@@ -103,7 +109,10 @@ class _DynamicServer(GenServer[_DynState]):
             shutdown_all(children)
 
 
-def _restart(state: _DynState, spec: ChildSpec) -> NoReply[_DynState] | Stop[_DynState]:
+def _restart(
+    state: _DynState, spec: ChildSpec, old: Pid | None
+) -> NoReply[_DynState] | Stop[_DynState]:
+    """Start *spec* again in place of *old* (None when retrying a failed start)."""
     if not state.intensity.add_restart():
         report(None, None, "reached_max_restart_intensity", "shutdown", _STRATEGY)
         return Stop("shutdown", state)
@@ -117,7 +126,7 @@ def _restart(state: _DynState, spec: ChildSpec) -> NoReply[_DynState] | Stop[_Dy
         state.children[value] = spec
         progress(None, value)
         if _instrument.enabled:
-            _instrument.emit("restart", value, child_id=None)
+            _instrument.emit("restart", current_process().pid, child_id=None, old=old, new=value)
     return NoReply(state)
 
 
@@ -144,6 +153,30 @@ def _terminate_child(state: _DynState, pid: object) -> None:
     shutdown_child(pid, spec.shutdown)
 
 
+def _start_dynamic(
+    link: bool,
+    max_children: int | None,
+    max_restarts: int,
+    max_seconds: float,
+    extra_arguments: tuple[object, ...] | list[object],
+    name: str | Via | None,
+    timeout: float | None,
+) -> Pid:
+    if max_children is not None and (
+        isinstance(max_children, bool) or not isinstance(max_children, int) or max_children < 0
+    ):
+        raise ValueError(f"max_children must be an int >= 0 or None; got {max_children!r}")
+    check_intensity(max_restarts, max_seconds)
+    if not isinstance(extra_arguments, (tuple, list)):
+        raise TypeError(f"extra_arguments must be a tuple or list; got {extra_arguments!r}")
+    state = _DynState(
+        max_children, Intensity(max_restarts, float(max_seconds)), tuple(extra_arguments)
+    )
+    pid = _start(_DynamicServer, state, link=link, name=name, timeout=timeout)
+    assert pid is not None
+    return pid
+
+
 class DynamicSupervisor:
     """Start children on demand and restart them by their restart type."""
 
@@ -162,19 +195,24 @@ class DynamicSupervisor:
         Raises:
             ValueError, TypeError: An option is malformed (named in the message).
         """
-        if max_children is not None and (
-            isinstance(max_children, bool) or not isinstance(max_children, int) or max_children < 0
-        ):
-            raise ValueError(f"max_children must be an int >= 0 or None; got {max_children!r}")
-        check_intensity(max_restarts, max_seconds)
-        if not isinstance(extra_arguments, (tuple, list)):
-            raise TypeError(f"extra_arguments must be a tuple or list; got {extra_arguments!r}")
-        state = _DynState(
-            max_children, Intensity(max_restarts, float(max_seconds)), tuple(extra_arguments)
+        return _start_dynamic(
+            True, max_children, max_restarts, max_seconds, extra_arguments, name, timeout
         )
-        pid = _start(_DynamicServer, state, link=True, name=name, timeout=timeout)
-        assert pid is not None
-        return pid
+
+    @staticmethod
+    def start(
+        *,
+        max_children: int | None = None,
+        max_restarts: int = 3,
+        max_seconds: float = 5.0,
+        extra_arguments: tuple[object, ...] | list[object] = (),
+        name: str | Via | None = None,
+        timeout: float | None = None,
+    ) -> Pid:
+        """Start a dynamic supervisor as ``start_link`` does, but not linked to the caller."""
+        return _start_dynamic(
+            False, max_children, max_restarts, max_seconds, extra_arguments, name, timeout
+        )
 
     @staticmethod
     def start_child(sup: object, spec: object) -> Pid | None:

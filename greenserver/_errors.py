@@ -10,16 +10,34 @@ class Exit(BaseException):
 
     ``raise gs.Exit(reason)`` ends the process the way ``exit(Reason)`` does in
     Erlang. The kernel also raises it inside a process that an exit signal
-    has killed. It derives from ``BaseException`` so that ``except Exception``
-    cannot swallow it.
+    has killed; then ``from_`` is the pid the signal came from (the linked
+    process that died, or the caller of ``gs.exit``), and the message names
+    it, as Elixir's ``** (EXIT from #PID<0.105.0>) ...`` does. It derives
+    from ``BaseException`` so that ``except Exception`` cannot swallow it.
     """
 
-    def __init__(self, reason: object = "normal") -> None:
+    def __init__(self, reason: object = "normal", from_: object = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.from_ = from_
+
+    def __str__(self) -> str:
+        if self.from_ is None:
+            return super().__str__()
+        return f"exit signal from {self.from_!r}: {_short(self.reason)}"
 
     def __repr__(self) -> str:
-        return f"Exit({self.reason!r})"
+        if self.from_ is None:
+            return f"Exit({self.reason!r})"
+        return f"Exit({self.reason!r}, from_={self.from_!r})"
+
+
+Exit.__module__ = "greenserver"  # tracebacks show greenserver.Exit, the public name
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 300 else f"{text[:297]}..."
 
 
 class CallError(Exception):

@@ -28,12 +28,12 @@ forgotten ``return`` is the classic) stops the server with
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
-from typing import Any, ClassVar, Final, Generic, TypeVar, final
+from inspect import Parameter, Signature
+from typing import Any, ClassVar, Final, Generic, Protocol, TypeVar, final, overload
 
 from greenlet import GreenletExit
 
-from . import _clock, _instrument, _process, _reports
+from . import _clock, _instrument, _names, _process, _reports
 from ._calls import (
     Call,
     Cast,
@@ -53,26 +53,30 @@ from ._errors import (
     StartError,
 )
 from ._mailbox import EMPTY
+from ._messages import receive_in
+from ._names import Via, register, resolve
 from ._pid import Pid, Ref
 from ._proc_lib import Starter, init_ack, init_fail
 from ._proc_lib import start as proc_lib_start
 from ._process import (
     ExitSignal,
     Process,
-    Via,
     current_process,
     hibernate,
     is_normal,
-    receive_in,
-    register,
+    refuse_if_dead,
     report_crash,
-    resolve,
     resumer,
 )
 from ._results import UNSET, Ignore, NoReply, Ok, Reply, Stop
 from ._sysmsg import Debug, from_options
 
 S = TypeVar("S")
+A = TypeVar("A")
+B = TypeVar("B")
+R = TypeVar("R")
+A_contra = TypeVar("A_contra", contravariant=True)
+R_co = TypeVar("R_co", covariant=True)
 
 
 _IGNORED: Final = object()
@@ -123,7 +127,7 @@ class _Context:
         self.last: object = None
         self.suspended = False
         self.state: Any = None  # kept here while the server is dormant
-        self.wake = resumer(proc, partial(_resume, self))
+        self.wake = resumer(proc, _resume, self)
 
     def event(self, event: dict[str, Any]) -> None:
         """Pass a debug event on (only called while debug options are on)."""
@@ -138,7 +142,7 @@ def _debug_in(ctx: _Context, msg: object) -> None:
     mtype = type(msg)
     if mtype is Call:
         assert isinstance(msg, Call)
-        owner = msg.from_._owner
+        owner = msg.from_.owner()
         event = {
             "event": "in",
             "kind": "call",
@@ -156,7 +160,7 @@ def _debug_in(ctx: _Context, msg: object) -> None:
 
 
 def _debug_out(ctx: _Context, from_: Ref, reply: object) -> None:
-    owner = from_._owner
+    owner = from_.owner()
     ctx.event({"event": "out", "reply": reply, "to": owner.pid if owner is not None else None})
 
 
@@ -213,7 +217,7 @@ def _register_name(proc: Process, name: str | Via) -> Pid | None:
     """Register *name* for *proc*; return the holder's pid if it is taken."""
     if type(name) is Via:
         # Read at call time: importing the Registry installs the backend.
-        backend = _process.via_backend
+        backend = _names.via_backend
         holder = backend.whereis(name)
         if holder is not None:
             return holder
@@ -252,7 +256,7 @@ def _loop(ctx: _Context, state: Any, flow: Ok[Any] | Reply[Any] | NoReply[Any]) 
                     return hibernate(proc, ctx.wake)
                 proc.reductions += 1
                 if _instrument.enabled:
-                    _instrument.emit("receive", proc.pid, msg=msg)
+                    _instrument.emit("receive", proc.pid, msg=_instrument.shown(msg))
             else:
                 # The options of the last result decide what happens next.
                 cont = flow.continue_
@@ -287,6 +291,7 @@ def _loop(ctx: _Context, state: Any, flow: Ok[Any] | Reply[Any] | NoReply[Any]) 
                 reply = server.handle_call(msg.request, msg.from_, state)
                 if type(reply) is Reply:
                     send_reply(msg.from_, reply.reply)
+                    proc.sent += 1
                     if ctx.debug is not None:
                         _debug_out(ctx, msg.from_, reply.reply)
                     flow = reply
@@ -344,6 +349,14 @@ def _flow(ctx: _Context, callback: str, result: object) -> NoReply[Any]:
     raise BadReturnError(f"{type(ctx.server).__qualname__}.{callback}", result)
 
 
+def _client_of(last: object) -> Pid | None:
+    """The caller of the call being handled when the server crashed, if any."""
+    if type(last) is Call:
+        owner = last.from_.owner()
+        return owner.pid if owner is not None else None
+    return None
+
+
 def _terminate(
     ctx: _Context,
     reason: object,
@@ -367,14 +380,13 @@ def _terminate(
     except Exception as exc:
         reason = exc
     if not is_normal(reason):
-        client = (
-            ctx.last.from_._owner.pid if type(ctx.last) is Call and ctx.last.from_._owner else None
-        )
+        client = _client_of(ctx.last)
         _crash_report(
             proc, ctx.server, reason, ctx.last, state, None, client=client, debug=ctx.debug
         )
     if reply_to is not None and reply is not UNSET:
         send_reply(reply_to, reply)
+        ctx.proc.sent += 1
     if reraise is not None:
         _process.terminate(proc, reason)
         raise reraise
@@ -418,6 +430,7 @@ def _system(ctx: _Context, msg: System, state: Any) -> Any:
         answer = ("ok", _status(ctx, state))
     elif kind == "suspend":
         send_reply(msg.from_, answer)
+        ctx.proc.sent += 1
         ctx.suspended = True
         return _suspended(ctx, state)
     elif kind == "resume":
@@ -426,9 +439,12 @@ def _system(ctx: _Context, msg: System, state: Any) -> Any:
         state, answer = _change_code(ctx, state, *request[1:])
     elif kind == "debug":
         answer = _debug_request(ctx, request[1], request[2])
+    elif kind == "children":
+        answer = ("ok", ctx.server._sys_children(state))
     else:
         answer = ("error", ValueError(f"unknown system request {request!r}"))
     send_reply(msg.from_, answer)
+    ctx.proc.sent += 1
     return state
 
 
@@ -514,6 +530,7 @@ def _suspended(ctx: _Context, state: Any) -> Any:
             assert isinstance(msg, System)
             if msg.request == ("suspend",):
                 send_reply(msg.from_, ("ok", None))
+                ctx.proc.sent += 1
             else:
                 state = _system(ctx, msg, state)
     finally:
@@ -558,19 +575,165 @@ def _crash_report(
     client: Pid | None = None,
     debug: Debug | None = None,
 ) -> None:
-    shown = _format_status(server, state, last, reason, debug)
-    report_crash(
-        proc,
-        server.behaviour_class().__qualname__,
-        reason,
-        last_message=_reports.short(shown.get("message")),
-        state=_reports.short(shown.get("state")),
-        client=client,
-        phase=phase,
-    )
+    def details() -> dict[str, object]:
+        shown = _format_status(server, state, last, reason, debug)
+        return {
+            "last_message": _reports.short(shown.get("message")),
+            "state": _reports.short(shown.get("state")),
+            "client": client,
+            "phase": phase,
+        }
+
+    report_crash(proc, server.behaviour_class().__qualname__, reason, details)
 
 
 # --- the behaviour --------------------------------------------------------------
+
+
+class _InitOk(Protocol[A_contra]):
+    """A server class whose ``init`` takes an ``A`` and never returns ``Ignore``."""
+
+    def init(self, arg: A_contra, /) -> Ok[Any] | Stop[Any]: ...
+
+
+class _InitAny(Protocol[A_contra]):
+    """A server class whose ``init`` takes an ``A`` and may return ``Ignore``."""
+
+    def init(self, arg: A_contra, /) -> Ok[Any] | Ignore | Stop[Any]: ...
+
+
+_START_OPTIONS: Final = frozenset({"name", "timeout", "hibernate_after", "debug"})
+
+_START_DOC: Final = """\
+Start a new {what} process{linked} and return its pid once ``init`` has returned.
+
+{usage}
+
+Args:
+    arg: Passed to ``init``; ``None`` when left out.
+    name: Register the server under this name (a ``str``) or ``gs.Via``.
+    timeout: Seconds ``init`` may take; the half-started process is then
+        killed and ``StartError("timeout")`` raised. ``None``: no limit.
+    hibernate_after: Hibernate after this many idle seconds.
+    debug: ``sys`` debug options to start with, e.g. ``["trace"]``.
+
+Returns:
+    The pid. When ``init`` returns ``Ignore()``, the process exits
+    ``"normal"`` and the result is ``None``: mypy knows which from the
+    return type ``init`` declares (``Pid`` unless it includes ``Ignore``).
+
+Raises:
+    StartError: ``init`` returned ``Stop``, raised, returned a bad value or
+        timed out (``.reason`` says which).
+    AlreadyStartedError: The name is taken (``.pid`` is the holder).
+"""
+
+
+def _start_function(owner: type[GenServer[Any]], link: bool) -> Callable[..., Pid | None]:
+    """Build ``owner.start`` or ``owner.start_link``: a real function, for ``help()``."""
+    word = "start_link" if link else "start"
+    shown = f"{owner.__qualname__}.{word}"
+    base = owner is GenServer
+
+    def start(*args: Any, **options: Any) -> Pid | None:
+        if base:
+            if not 1 <= len(args) <= 2:
+                raise TypeError(
+                    f"{shown}() takes a GenServer subclass and its init argument; "
+                    f"got {len(args)} positional arguments {args!r}"
+                )
+            cls, arg = args[0], (args[1] if len(args) == 2 else None)
+        else:
+            if len(args) > 1:
+                raise TypeError(
+                    f"{shown}() takes one init argument and keyword options; "
+                    f"got {len(args)} positional arguments {args!r}"
+                )
+            cls, arg = owner, (args[0] if args else None)
+        unknown = options.keys() - _START_OPTIONS
+        if unknown:
+            raise TypeError(
+                f"{shown}() got unexpected keyword arguments {sorted(unknown)!r}; "
+                "the options are name, timeout, hibernate_after and debug"
+            )
+        return _start(cls, arg, link=link, shown=shown, **options)
+
+    start.__name__ = word
+    start.__qualname__ = shown
+    start.__module__ = owner.__module__
+    start.__doc__ = _START_DOC.format(
+        what="server" if base else owner.__qualname__,
+        linked=" linked to the caller" if link else " (not linked)",
+        usage=(
+            f"``GenServer.{word}(Cls, arg)`` and ``Cls.{word}(arg)`` do the same."
+            if base
+            else f"The same as ``GenServer.{word}({owner.__qualname__}, arg)``."
+        ),
+    )
+    options = [
+        Parameter(n, Parameter.KEYWORD_ONLY, default=None)
+        for n in ("name", "timeout", "hibernate_after", "debug")
+    ]
+    arg = Parameter("arg", Parameter.POSITIONAL_ONLY, default=None)
+    first = [Parameter("cls", Parameter.POSITIONAL_ONLY)] if base else []
+    start.__signature__ = Signature([*first, arg, *options])  # type: ignore[attr-defined]
+    return start
+
+
+class _StartFunction(Protocol[A_contra, R_co]):
+    """What ``Cls.start``/``Cls.start_link`` are, to mypy.
+
+    ``A_contra`` is the type ``Cls.init`` takes and ``R_co`` is ``Pid``, or
+    ``Pid | None`` when ``init`` may return ``Ignore``. On the base class
+    (``A_contra`` is ``Any`` there) the server class comes first:
+    ``GenServer.start_link(Cls, arg)``.
+    """
+
+    @overload
+    def __call__(
+        self,
+        arg: A_contra,
+        /,
+        *,
+        name: str | Via | None = None,
+        timeout: float | None = None,
+        hibernate_after: float | None = None,
+        debug: object = None,
+    ) -> R_co: ...
+    @overload
+    def __call__(
+        self: _StartFunction[None, R],
+        /,
+        *,
+        name: str | Via | None = None,
+        timeout: float | None = None,
+        hibernate_after: float | None = None,
+        debug: object = None,
+    ) -> R: ...
+    @overload
+    def __call__(
+        self: _StartFunction[object, Any],
+        server: type[_InitOk[B]],
+        arg: B,
+        /,
+        *,
+        name: str | Via | None = None,
+        timeout: float | None = None,
+        hibernate_after: float | None = None,
+        debug: object = None,
+    ) -> Pid: ...
+    @overload
+    def __call__(
+        self: _StartFunction[object, Any],
+        server: type[_InitAny[B]],
+        arg: B,
+        /,
+        *,
+        name: str | Via | None = None,
+        timeout: float | None = None,
+        hibernate_after: float | None = None,
+        debug: object = None,
+    ) -> Pid | None: ...
 
 
 class _StartMethod:
@@ -580,16 +743,17 @@ class _StartMethod:
         self.link = link
         self.cache = "_gs_start_link" if link else "_gs_start"
 
-    def __get__(self, obj: object, owner: type[GenServer[Any]]) -> Callable[..., Any]:
-        # One bound function per class, kept on the class itself, so that
+    @overload
+    def __get__(self, obj: None, owner: type[_InitOk[A]]) -> _StartFunction[A, Pid]: ...
+    @overload
+    def __get__(self, obj: None, owner: type[_InitAny[A]]) -> _StartFunction[A, Pid | None]: ...
+    def __get__(self, obj: object, owner: type[Any]) -> Any:
+        # One function per class, kept on the class itself, so that
         # Cls.start_link is Cls.start_link and child specs built from it
         # compare equal.
         fn: Callable[..., Any] | None = owner.__dict__.get(self.cache)
         if fn is None:
-            if owner is GenServer:
-                fn = partial(_start, link=self.link)
-            else:
-                fn = partial(_start, owner, link=self.link)
+            fn = _start_function(owner, self.link)
             setattr(owner, self.cache, fn)
         return fn
 
@@ -603,9 +767,10 @@ def _start(
     timeout: float | None = None,
     hibernate_after: float | None = None,
     debug: object = None,
+    shown: str | None = None,
 ) -> Pid | None:
     if not (isinstance(cls, type) and issubclass(cls, GenServer)):
-        raise TypeError(f"expected a GenServer subclass; got {cls!r}")
+        raise TypeError(f"{shown or 'start'}() needs a GenServer subclass; got {cls!r}")
     if cls.init is GenServer.init:
         raise TypeError(f"{cls.__qualname__} must define init(self, arg)")
     if name is not None and not (type(name) is str and name) and type(name) is not Via:
@@ -635,8 +800,12 @@ class GenServer(Generic[S]):
     ``init``, and keep the state in the value the callbacks pass along.
     """
 
-    start: ClassVar[Callable[..., Pid | None]] = _StartMethod(link=False)  # type: ignore[assignment]
-    start_link: ClassVar[Callable[..., Pid | None]] = _StartMethod(link=True)  # type: ignore[assignment]
+    # Per-class functions at run time; for mypy the descriptor's overloads
+    # infer the init argument's type from the class's ``init`` (see
+    # _StartMethod). ClassVars, not methods, so a subclass may define its
+    # own ``start_link`` with any signature (Agent, Registry and users do).
+    start: ClassVar[_StartMethod] = _StartMethod(link=False)
+    start_link: ClassVar[_StartMethod] = _StartMethod(link=True)
 
     @classmethod
     def child_spec(cls, arg: object) -> ChildSpec:
@@ -649,6 +818,11 @@ class GenServer(Generic[S]):
     def behaviour_class(self) -> type:
         """Return the class that introspection shows for this server (itself by default)."""
         return type(self)
+
+    def _sys_children(self, state: S) -> list[tuple[object, object, str]] | None:
+        # The answer to the system request "children": a supervisor lists
+        # (id, pid or None or "restarting", type); any other server, None.
+        return None
 
     # --- callbacks -----------------------------------------------------------
 
@@ -728,7 +902,10 @@ class GenServer(Generic[S]):
         """Answer a call whose ``handle_call`` returned ``NoReply``."""
         if type(from_) is not Ref:
             raise TypeError(f"reply() needs the from_ passed to handle_call; got {from_!r}")
+        me = refuse_if_dead()
         send_reply(from_, value)
+        if me is not None:
+            me.sent += 1
 
     @staticmethod
     def stop(server: object, reason: object = "normal", timeout: float | None = None) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Final, final
 
+from greenlet import getcurrent
+
 from . import _reports
 
 EVENTS: Final = frozenset(
@@ -34,6 +36,31 @@ Event = dict[str, Any]
 enabled = False
 _handlers: list[Handle] = []
 _emitting = False
+
+# How a library envelope (a call, a cast, a reply...) shows in a record: as
+# what the user wrote, never as the envelope object. The modules that define
+# envelopes register them here (they sit above this module).
+_views: dict[type, Callable[[Any], object]] = {}
+
+
+def register_view(envelope: type, view: Callable[[Any], object]) -> None:
+    """Make records show an *envelope* message as ``view(envelope)``."""
+    _views[envelope] = view
+
+
+def shown(msg: object) -> object:
+    """Return *msg* as a record shows it: what the user wrote, not an envelope."""
+    view = _views.get(type(msg))
+    return msg if view is None else view(msg)
+
+
+def actor() -> object:
+    """Return the pid of the process running now, or None (the hub, a plain greenlet).
+
+    It never adopts the greenlet: tracing must not create processes.
+    """
+    proc = getattr(getcurrent(), "gs_process", None)
+    return None if proc is None else proc.pid
 
 
 @final

@@ -25,9 +25,8 @@ from time import monotonic
 from typing import Any, Final
 
 from greenlet import getcurrent
-from greenlet import greenlet as RawGreenlet
 
-from ._scheduler import INTERRUPT, TIMEOUT, WAKE, make_ready, park
+from ._scheduler import INTERRUPT, TIMEOUT, WAKE, Wait, make_ready, park
 
 Match = Callable[[Any], object]
 
@@ -52,17 +51,15 @@ def _in_receiver(_msg: object) -> bool:
 
 # Not @final: the stand-in of another node's process has a Mailbox subclass
 # whose put() forwards to that node (greenserver._dist_node.Outbox).
-class Mailbox:
+class Mailbox(Wait):
     """The message queue of one process, with at most one blocked reader."""
 
-    __slots__ = ("_items", "_match", "_on_message", "_seq", "_timer", "_waiter")
+    __slots__ = ("_items", "_match", "_on_message")
 
     def __init__(self) -> None:
+        super().__init__()
         self._items: deque[object] | None = None
-        self._waiter: RawGreenlet | None = None
         self._match: Match | None = None
-        self._seq = 0
-        self._timer: Any = None
         # A dormant owner (no greenlet): called once by the next message.
         self._on_message: Callable[[], object] | None = None
 
@@ -168,22 +165,8 @@ class Mailbox:
                 self._waiter = glet
                 value = park(self, None)
         finally:
-            self._waiter = None
             self._match = None
-            self._seq += 1
-            timer = self._timer
-            if timer is not None:
-                self._timer = None
-                timer.close()
-
-    def interrupt(self) -> bool:
-        """End a blocked ``get`` with ``Interrupted``; return whether one was blocked."""
-        glet = self._waiter
-        if glet is None:
-            return False
-        self._waiter = None
-        make_ready(glet, self, self._seq, INTERRUPT)
-        return True
+            self.end_wait()
 
     def remove_if(self, pred: Match, start: int = 0) -> int:
         """Drop every queued message from position *start* on that *pred* accepts.

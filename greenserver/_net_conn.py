@@ -25,19 +25,10 @@ from contextlib import suppress
 from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple, TypeAlias, final
 
 from ._errors import Exit
+from ._links import demonitor, link, monitor, trap_exits, unlink
+from ._messages import receive, send
 from ._pid import Pid, Ref
-from ._process import (
-    Down,
-    ExitSignal,
-    demonitor,
-    link,
-    monitor,
-    receive,
-    send,
-    spawn_link,
-    trap_exits,
-    unlink,
-)
+from ._process import Down, ExitSignal, spawn_link
 from ._process import self as _self_pid
 from ._scheduler import hub, is_foreign_thread
 

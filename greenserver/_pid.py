@@ -73,5 +73,21 @@ class Ref:
             return f"#Ref<{self._remote!r}>"
         return f"#Ref<0.{self._number}>"
 
+    def owner(self) -> Process | None:
+        """The process that made this ref (the watcher, or the caller of a call)."""
+        return self._owner
+
+    def alias_owner(self) -> Process | None:
+        """The process a message sent to this alias reaches now, or None.
+
+        None once the alias is deactivated (its call ended) or its owner died.
+        """
+        owner = self._owner
+        return owner if self._alias and owner is not None and owner.alive else None
+
+    def deactivate(self) -> None:
+        """End the alias: from now on a message sent to it is dropped."""
+        self._alias = False
+
     def __reduce__(self) -> Any:
         raise TypeError("a Ref is local to this node and cannot be pickled")

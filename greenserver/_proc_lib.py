@@ -11,21 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import final
 
+from . import _instrument
 from ._errors import StartError
+from ._links import abandon_wait, demonitor_process, monitor_process, send_alias
 from ._mailbox import Match
+from ._messages import receive_in
 from ._pid import Pid, Ref
-from ._process import (
-    Down,
-    Process,
-    abandon_wait,
-    current_process,
-    demonitor_process,
-    monitor_process,
-    receive_in,
-    send_alias,
-    spawn_process,
-    terminate,
-)
+from ._process import Down, Process, current_process, spawn_process, terminate
 
 
 @final
@@ -48,6 +40,10 @@ class _Ack:
         self.ref = ref
         self.ok = ok
         self.value = value
+
+
+# A start verdict shows in records as the value the starter gets.
+_instrument.register_view(_Ack, lambda msg: msg.value)
 
 
 def start(

@@ -27,12 +27,13 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, Final, final
 
-from . import _process
+from . import _links, _names, _process
 from ._child_spec import ChildSpec
 from ._errors import AlreadyRegisteredError, NoProcessError
 from ._gen_server import GenServer
+from ._names import Via, ViaBackend
 from ._pid import Pid, Ref
-from ._process import Down, Process, Via, ViaBackend, current_process
+from ._process import Down, Process, current_process
 from ._results import NoReply, Ok, Stop
 
 _KINDS: Final = ("unique", "duplicate")
@@ -84,7 +85,7 @@ def _table_of(registry: object) -> _Table:
     """Return the table of the registry named *registry*, read in the caller's greenlet."""
     if type(registry) is not str:
         raise TypeError(f"a registry is addressed by its name (a str); got {registry!r}")
-    pid = _process.whereis(registry)
+    pid = _names.whereis(registry)
     if pid is None:
         raise NoProcessError(f"no registry is registered as {registry!r}", server=registry)
     table = _tables.get(pid)
@@ -112,7 +113,7 @@ def _insert(table: _Table, registry: object, proc: Process, key: object, value: 
         found.append((proc, value))
     owner = table.owners.get(proc)
     if owner is None:
-        ref, _ = _process.monitor_process(table.proc, proc.pid)
+        ref, _ = _links.monitor_process(table.proc, proc.pid)
         owner = table.owners[proc] = _Owner(ref)
     owner.keys.append(key)
 
@@ -139,9 +140,7 @@ def _start(link: bool, keys: str, name: str) -> Pid:
     if type(name) is not str or not name:
         raise TypeError(f"a registry's name must be a non-empty str; got {name!r}")
     start = GenServer.start_link if link else GenServer.start
-    pid = start(Registry, keys, name=name)
-    assert pid is not None
-    return pid
+    return start(Registry, keys, name=name)
 
 
 @final
@@ -245,7 +244,7 @@ class Registry(GenServer[_Table]):
         owner.keys = [k for k in owner.keys if k != key]
         if not owner.keys:
             del table.owners[me]
-            _process.demonitor_process(table.proc, owner.ref)
+            _links.demonitor_process(table.proc, owner.ref)
 
     @staticmethod
     def lookup(registry: str, key: object) -> list[tuple[Pid, object]]:
@@ -279,7 +278,7 @@ class Registry(GenServer[_Table]):
         table = _table_of(registry)
         if type(pid) is not Pid:
             raise TypeError(f"Registry.keys() needs a Pid; got {pid!r}")
-        proc = _process.resolve(pid)
+        proc = _names.resolve(pid)
         owner = table.owners.get(proc) if proc is not None and proc.alive else None
         return [] if owner is None else list(owner.keys)
 
@@ -312,7 +311,7 @@ class Registry(GenServer[_Table]):
         """Drop the entries of a registrant that died; log any other message."""
         if type(msg) is Down:
             pid = msg.pid
-            proc = _process.resolve(pid) if type(pid) is Pid else None
+            proc = _names.resolve(pid) if type(pid) is Pid else None
             owner = state.owners.get(proc) if proc is not None else None
             # The ref check skips a Down for a monitor that unregister() ended.
             if proc is not None and owner is not None and owner.ref is msg.ref:
@@ -354,7 +353,7 @@ class _RegistryVia(ViaBackend):
 
     def register(self, via: Via, pid: Pid) -> None:
         table = _via_table(via)
-        proc = _process.resolve(pid)
+        proc = _names.resolve(pid)
         if proc is None or not proc.alive:
             raise NoProcessError(f"cannot register {via!r}: {pid!r} is dead", server=pid)
         _insert(table, via.registry, proc, via.key, via.value)
@@ -362,7 +361,7 @@ class _RegistryVia(ViaBackend):
 
 def _install_via_backend() -> None:
     backend = _RegistryVia()
-    _process.via_backend = backend
+    _names.via_backend = backend
 
 
 _install_via_backend()

@@ -22,9 +22,10 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from time import monotonic
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final
 
 import gevent
+from gevent.exceptions import LoopExit
 from gevent.monkey import get_original
 from greenlet import getcurrent
 from greenlet import greenlet as RawGreenlet
@@ -35,12 +36,39 @@ if TYPE_CHECKING:
 HANDOFF_BUDGET: Final = 100
 
 
-class Waitable(Protocol):
-    """What a parked greenlet waits on: a mailbox, in practice."""
+class Wait:
+    """What a parked greenlet waits on (a mailbox is one): one wait at a time.
 
-    _seq: int
-    _waiter: RawGreenlet | None
-    _timer: Any
+    It owns the three things a wait needs and nothing else touches them from
+    outside this module: the greenlet blocked on it, the counter that names
+    the current wait (a wake-up carrying an older count is stale and
+    dropped), and the timeout's timer.
+    """
+
+    __slots__ = ("_seq", "_timer", "_waiter")
+
+    def __init__(self) -> None:
+        self._waiter: RawGreenlet | None = None
+        self._seq = 0
+        self._timer: Any = None
+
+    def end_wait(self) -> None:
+        """The wait is over, however it ended: later wake-ups for it are stale."""
+        self._waiter = None
+        self._seq += 1
+        timer = self._timer
+        if timer is not None:
+            self._timer = None
+            timer.close()
+
+    def interrupt(self) -> bool:
+        """Wake the blocked greenlet with INTERRUPT; return whether one was blocked."""
+        glet = self._waiter
+        if glet is None:
+            return False
+        self._waiter = None
+        make_ready(glet, self, self._seq, INTERRUPT)
+        return True
 
 
 class _WakeValue:
@@ -58,11 +86,11 @@ TIMEOUT: Final = _WakeValue("TIMEOUT")
 INTERRUPT: Final = _WakeValue("INTERRUPT")
 
 # (greenlet, waitable or None for a first start, seq, value to switch in)
-_ReadyEntry = tuple[RawGreenlet, "Waitable | None", int, object]
+_ReadyEntry = tuple[RawGreenlet, "Wait | None", int, object]
 
 _ready: deque[_ReadyEntry] = deque()
 _starting: deque[_ReadyEntry] = deque()  # unstarted greenlets: the hub starts them
-_unarmed: list[tuple[Waitable, int, RawGreenlet, float]] = []
+_unarmed: list[tuple[Wait, int, RawGreenlet, float]] = []
 _pass_scheduled = False
 _budget = HANDOFF_BUDGET
 _hub: Hub | None = None
@@ -74,6 +102,10 @@ _switch = RawGreenlet.switch
 # get_ident: after monkey.patch_all() the patched one names greenlets.
 real_get_ident: Callable[[], int] = get_original("_thread", "get_ident")
 node_thread: int | None = None
+
+# Called once, in the node's thread, when its hub is first made: the system
+# monitor starts there (on by default, yet no thread or timer at import).
+node_start_hooks: list[Callable[[], None]] = []
 
 
 def hub() -> Hub:
@@ -89,10 +121,12 @@ def hub() -> Hub:
             # so run it once now (what gevent.sleep(0) does).
             h.loop.run_callback(getcurrent().switch)
             _switch(h)
+        for hook in node_start_hooks:
+            hook()
     return h
 
 
-def make_ready(glet: RawGreenlet, box: Waitable | None, seq: int, value: object) -> None:
+def make_ready(glet: RawGreenlet, box: Wait | None, seq: int, value: object) -> None:
     """Queue *glet* to be switched into with *value*, unless the wait ended first.
 
     A greenlet that has not started yet is only ever started by the hub: a
@@ -110,7 +144,7 @@ def make_ready(glet: RawGreenlet, box: Waitable | None, seq: int, value: object)
         hub().loop.run_callback(_hub_pass)
 
 
-def park(box: Waitable, deadline: float | None) -> object:
+def park(box: Wait, deadline: float | None) -> object:
     """Block the current greenlet until it is woken; return the wake value.
 
     The caller has set ``box._waiter`` to the current greenlet. *deadline*
@@ -132,7 +166,10 @@ def park(box: Waitable, deadline: float | None) -> object:
     h = _hub if _hub is not None else hub()
     if getcurrent() is h:
         raise RuntimeError("cannot block inside the gevent hub (a loop callback)")
-    return _switch(h)
+    try:
+        return _switch(h)
+    except LoopExit as exc:
+        return _wait_for_threads(h, exc)
 
 
 def idle() -> object:
@@ -152,6 +189,31 @@ def idle() -> object:
     h = _hub if _hub is not None else hub()
     if getcurrent() is h:
         raise RuntimeError("cannot block inside the gevent hub (a loop callback)")
+    try:
+        return _switch(h)
+    except LoopExit as exc:
+        return _wait_for_threads(h, exc)
+
+
+_active_threads: Callable[[], int] = get_original("threading", "active_count")
+_keep_alive: Any = None
+
+
+def _wait_for_threads(h: Hub, loop_exit: LoopExit) -> object:
+    """gevent saw nothing that could wake the hub's loop; other OS threads can.
+
+    A message from another OS thread reaches the hub through a thread-safe
+    callback, which does not keep the loop alive: a process blocked in
+    ``receive`` would get gevent's ``LoopExit`` before the thread sends. While
+    other threads run, a referenced watcher keeps the loop waiting for them,
+    as an Erlang process waits in ``receive`` for as long as it takes.
+    """
+    global _keep_alive
+    if _active_threads() <= 1:
+        raise loop_exit  # no other thread: a real deadlock, as gevent says
+    if _keep_alive is None:
+        _keep_alive = h.loop.async_()
+        _keep_alive.start(lambda: None)
     return _switch(h)
 
 
@@ -191,7 +253,7 @@ def _arm_timers() -> None:
             timer.start(_expire, box, seq, glet)
 
 
-def _expire(box: Waitable, seq: int, glet: RawGreenlet) -> None:
+def _expire(box: Wait, seq: int, glet: RawGreenlet) -> None:
     if box._seq == seq and box._waiter is glet:
         box._waiter = None
         _switch(glet, TIMEOUT)
@@ -207,6 +269,11 @@ def is_foreign_thread() -> bool:
 def run_in_node(fn: Callable[..., object], *args: object) -> None:
     """Run ``fn(*args)`` in the node's hub soon; safe to call from any OS thread."""
     hub().loop.run_callback_threadsafe(fn, *args)
+
+
+def has_ready() -> bool:
+    """Return whether some greenlet waits to be started or switched into."""
+    return bool(_ready or _starting)
 
 
 def is_queued(glet: RawGreenlet) -> bool:

@@ -13,32 +13,29 @@ intensity, reports) live here too.
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from functools import partial
 from heapq import heapify, heappop
+from inspect import Parameter, Signature
 from time import monotonic
-from typing import Any, ClassVar, Final, final
+from typing import Any, ClassVar, Final, Protocol, TypeVar, final, overload
 
 from . import _clock, _instrument, _reports
 from ._child_spec import ChildSpec, to_child_spec
 from ._errors import AlreadyStartedError, BadReturnError, Exit, StartError, SupervisorError
 from ._gen_server import GenServer, _start
+from ._links import demonitor, monitor, trap_exits, unlink
+from ._messages import receive, send
+from ._names import Via
 from ._pid import Pid, Ref
-from ._process import (
-    Down,
-    ExitSignal,
-    current_process,
-    demonitor,
-    exit,
-    is_normal,
-    monitor,
-    receive,
-    send,
-    trap_exits,
-    unlink,
-)
+from ._process import Down, ExitSignal, current_process, exit, is_normal
 from ._results import Ignore, NoReply, Ok, Reply, Stop
+
+A = TypeVar("A")
+R = TypeVar("R")
+A_contra = TypeVar("A_contra", contravariant=True)
+R_co = TypeVar("R_co", covariant=True)
 
 STRATEGIES: Final = ("one_for_one", "one_for_all", "rest_for_one")
 RESTARTING: Final = "restarting"
@@ -89,6 +86,8 @@ def supervisor_name() -> object:
 
 def report(child_id: object, pid: object, reason: object, context: str, strategy: str) -> None:
     """Log a ``supervisor_report`` (child_terminated, start_error or shutdown)."""
+    if not _reports.enabled(logging.ERROR):
+        return
     _reports.error(
         "supervisor_report",
         supervisor=supervisor_name(),
@@ -104,6 +103,8 @@ def report(child_id: object, pid: object, reason: object, context: str, strategy
 
 def progress(child_id: object, pid: object) -> None:
     """Log a debug-level ``progress_report``: a child started."""
+    if not _reports.enabled(logging.DEBUG):
+        return
     _reports.debug("progress_report", supervisor=supervisor_name(), child_id=child_id, pid=pid)
 
 
@@ -278,11 +279,12 @@ class SupervisorSpec:
 
 @final
 class _Child:
-    __slots__ = ("pid", "spec")
+    __slots__ = ("last", "pid", "spec")
 
     def __init__(self, spec: ChildSpec, pid: Pid | str | None) -> None:
         self.spec = spec
         self.pid = pid
+        self.last: Pid | None = None  # the pid it ran as before its restart (traced)
 
 
 @final
@@ -309,6 +311,9 @@ class _State:
 
 class _SupervisorServer(GenServer[_State]):
     """The GenServer under every Supervisor (OTP's ``supervisor`` module)."""
+
+    def _sys_children(self, state: _State) -> list[tuple[object, object, str]] | None:
+        return [(c.spec.id, c.pid, c.spec.type) for c in state.children]
 
     module: type[Supervisor] | None = None
 
@@ -384,13 +389,17 @@ def _child_exited(state: _State, child: _Child, reason: object) -> NoReply[_Stat
     if not is_normal(reason):
         report(spec.id, child.pid, reason, "child_terminated", state.strategy)
     if spec.restart == "permanent" or (spec.restart == "transient" and not is_normal(reason)):
-        child.pid = None
+        child.last, child.pid = _pid_or_none(child.pid), None
         return _restart(state, child)
     if spec.restart == "temporary":
         state.children.remove(child)
     else:
         child.pid = None
     return NoReply(state)
+
+
+def _pid_or_none(pid: object) -> Pid | None:
+    return pid if type(pid) is Pid else None
 
 
 def _restart(state: _State, child: _Child) -> NoReply[_State] | Stop[_State]:
@@ -419,7 +428,13 @@ def _restart(state: _State, child: _Child) -> NoReply[_State] | Stop[_State]:
         if value is not None:
             progress(member.spec.id, value)
             if _instrument.enabled:
-                _instrument.emit("restart", value, child_id=member.spec.id)
+                _instrument.emit(
+                    "restart",
+                    current_process().pid,
+                    child_id=member.spec.id,
+                    old=member.last,
+                    new=value,
+                )
     return NoReply(state)
 
 
@@ -431,6 +446,7 @@ def _terminate_children(state: _State, children: list[_Child]) -> None:
             reason = shutdown_child(child.pid, spec.shutdown)
             if not shutdown_went_as_asked(spec, reason):
                 report(spec.id, child.pid, reason, "shutdown_error", state.strategy)
+            child.last = child.pid
         child.pid = None
         if child.spec.restart == "temporary" and child in state.children:
             state.children.remove(child)
@@ -504,18 +520,73 @@ def _count(state: _State) -> dict[str, int]:
     }
 
 
+class _SupInitSpec(Protocol[A_contra]):
+    """A module-form supervisor whose ``init`` takes an ``A`` and never ignores."""
+
+    def init(self, arg: A_contra, /) -> SupervisorSpec: ...
+
+
+class _SupInitAny(Protocol[A_contra]):
+    """A module-form supervisor whose ``init`` takes an ``A`` and may return ``Ignore``."""
+
+    def init(self, arg: A_contra, /) -> SupervisorSpec | Ignore: ...
+
+
+class _SupervisorStartFunction(Protocol[A_contra, R_co]):
+    """What ``Supervisor.start_link`` (list form) and ``MySup.start_link`` are, to mypy."""
+
+    @overload
+    def __call__(
+        self: _SupervisorStartFunction[object, Any],
+        children: Iterable[object],
+        *,
+        strategy: str = "one_for_one",
+        max_restarts: int = 3,
+        max_seconds: float = 5.0,
+        name: str | Via | None = None,
+        timeout: float | None = None,
+    ) -> Pid: ...
+    @overload
+    def __call__(
+        self, arg: A_contra, /, *, name: str | Via | None = None, timeout: float | None = None
+    ) -> R_co: ...
+    @overload
+    def __call__(
+        self: _SupervisorStartFunction[None, R],
+        /,
+        *,
+        name: str | Via | None = None,
+        timeout: float | None = None,
+    ) -> R: ...
+
+
 class _SupervisorStart:
     """``Supervisor.start_link(children, ...)`` on the base, ``MySup.start_link(arg)`` on a
-    subclass."""
+    subclass; ``start`` likewise, without the link."""
 
-    def __get__(self, obj: object, owner: type[Supervisor]) -> Callable[..., Pid | None]:
+    def __init__(self, *, link: bool = True) -> None:
+        self.link = link
+        self.cache = "_gs_start_link" if link else "_gs_start"
+
+    @overload
+    def __get__(
+        self, obj: None, owner: type[_SupInitSpec[A]]
+    ) -> _SupervisorStartFunction[A, Pid]: ...
+    @overload
+    def __get__(
+        self, obj: None, owner: type[_SupInitAny[A]]
+    ) -> _SupervisorStartFunction[A, Pid | None]: ...
+    def __get__(self, obj: object, owner: type[Any]) -> Any:
         if owner is Supervisor:
-            return _start_list
+            return _start_list if self.link else _start_list_unlinked
         # Cached on the class, as GenServer does, so equal specs compare equal.
-        fn: Callable[..., Pid | None] | None = owner.__dict__.get("_gs_start_link")
+        fn: Callable[..., Pid | None] | None = owner.__dict__.get(self.cache)
         if fn is None:
-            fn = partial(_start_module, owner)
-            owner._gs_start_link = fn  # type: ignore[attr-defined]
+            fn = _module_start_function(owner, self.link)
+            if self.link:
+                owner._gs_start_link = fn
+            else:
+                owner._gs_start = fn
         return fn
 
 
@@ -525,9 +596,28 @@ def _start_list(
     strategy: str = "one_for_one",
     max_restarts: int = 3,
     max_seconds: float = 5.0,
-    name: object = None,
+    name: str | Via | None = None,
     timeout: float | None = None,
 ) -> Pid:
+    """Start a supervisor of *children*, linked to the caller; return its pid.
+
+    Children start in order, each before the next; this returns once all
+    have started. A child is a ``ChildSpec``, a GenServer class ``C`` (started
+    as ``C.start_link(None)``) or ``(C, arg)``.
+
+    Args:
+        children: The child specs, in start order.
+        strategy: ``"one_for_one"``, ``"one_for_all"`` or ``"rest_for_one"``.
+        max_restarts: More restarts than this within *max_seconds* make the
+            supervisor stop its children and exit with ``"shutdown"``.
+        max_seconds: The window of the restart intensity.
+        name: Register the supervisor under this name or ``gs.Via``.
+        timeout: Seconds the whole start may take.
+
+    Raises:
+        StartError: A child failed to start (the message names it).
+        ValueError, TypeError: A child spec or an option is malformed.
+    """
     spec = SupervisorSpec(
         children, strategy=strategy, max_restarts=max_restarts, max_seconds=max_seconds
     )
@@ -536,25 +626,97 @@ def _start_list(
     return pid
 
 
-def _start_module(
-    module: type[Supervisor],
-    arg: object = None,
+_start_list.__name__ = "start_link"
+_start_list.__qualname__ = "Supervisor.start_link"
+
+
+def _start_list_unlinked(
+    children: Iterable[object],
     *,
-    name: object = None,
+    strategy: str = "one_for_one",
+    max_restarts: int = 3,
+    max_seconds: float = 5.0,
+    name: str | Via | None = None,
     timeout: float | None = None,
+) -> Pid:
+    """Start a supervisor of *children* as ``start_link`` does, but linked to nobody.
+
+    An application's master owns its tree this way; see ``start_link`` for
+    the arguments and errors.
+    """
+    spec = SupervisorSpec(
+        children, strategy=strategy, max_restarts=max_restarts, max_seconds=max_seconds
+    )
+    pid = _start_server((None, None, spec), name, timeout, link=False)
+    assert pid is not None
+    return pid
+
+
+_start_list_unlinked.__name__ = "start"
+_start_list_unlinked.__qualname__ = "Supervisor.start"
+
+
+def _module_start_function(module: type[Supervisor], link: bool) -> Callable[..., Pid | None]:
+    """Build ``module.start_link`` (or ``module.start``): a real function, for ``help()``."""
+    shown = f"{module.__qualname__}.{'start_link' if link else 'start'}"
+    linked = "linked to the caller" if link else "linked to nobody"
+
+    def start_link(*args: Any, **options: Any) -> Pid | None:
+        if len(args) > 1:
+            raise TypeError(
+                f"{shown}() takes one init argument and keyword options; "
+                f"got {len(args)} positional arguments {args!r}"
+            )
+        unknown = options.keys() - {"name", "timeout"}
+        if unknown:
+            raise TypeError(
+                f"{shown}() got unexpected keyword arguments {sorted(unknown)!r}; "
+                "the options are name and timeout"
+            )
+        if module.init is Supervisor.init:
+            raise TypeError(f"{module.__qualname__} must define init(self, arg)")
+        arg = args[0] if args else None
+        return _start_server(
+            (module, arg, None), options.get("name"), options.get("timeout"), link=link
+        )
+
+    start_link.__qualname__ = shown
+    start_link.__module__ = module.__module__
+    start_link.__doc__ = f"""\
+Start a new {module.__qualname__} supervisor {linked}; return its pid.
+
+``{module.__qualname__}.init(arg)`` returns the children and options
+(``Supervisor.spec(...)``); the children start in order before this returns.
+When ``init`` returns ``Ignore()`` the result is ``None``: mypy knows which
+from the return type ``init`` declares.
+
+Args:
+    arg: Passed to ``init``; ``None`` when left out.
+    name: Register the supervisor under this name or ``gs.Via``.
+    timeout: Seconds the whole start may take.
+
+Raises:
+    StartError: ``init`` failed or a child failed to start.
+"""
+    start_link.__signature__ = Signature(  # type: ignore[attr-defined]
+        [
+            Parameter("arg", Parameter.POSITIONAL_ONLY, default=None),
+            Parameter("name", Parameter.KEYWORD_ONLY, default=None),
+            Parameter("timeout", Parameter.KEYWORD_ONLY, default=None),
+        ]
+    )
+    return start_link
+
+
+def _start_server(
+    arg: tuple[Any, ...], name: object, timeout: float | None, *, link: bool = True
 ) -> Pid | None:
-    if module.init is Supervisor.init:
-        raise TypeError(f"{module.__qualname__} must define init(self, arg)")
-    return _start_server((module, arg, None), name, timeout)
-
-
-def _start_server(arg: tuple[Any, ...], name: object, timeout: float | None) -> Pid | None:
     shown = (arg[0] or Supervisor).__qualname__
     try:
         return _start(
             _SupervisorServer,
             arg,
-            link=True,
+            link=link,
             name=name,  # type: ignore[arg-type]
             timeout=timeout,
         )
@@ -581,9 +743,13 @@ class Supervisor:
     List form: ``gs.Supervisor.start_link([Stack, (Worker, 1)], strategy="one_for_one")``.
     Module form: subclass, define ``init(self, arg)`` returning
     ``gs.Supervisor.spec(children, ...)``, start with ``MySup.start_link(arg)``.
+    ``start`` takes the same arguments and links the supervisor to nobody.
     """
 
-    start_link: ClassVar[Callable[..., Pid | None]] = _SupervisorStart()  # type: ignore[assignment]
+    # A ClassVar, not a method: a subclass may define its own start_link.
+    start_link: ClassVar[_SupervisorStart] = _SupervisorStart()
+    # As start_link, without the link (an application's master owns its tree this way).
+    start: ClassVar[_SupervisorStart] = _SupervisorStart(link=False)
 
     def init(self, arg: Any) -> SupervisorSpec | Ignore:
         """Return the supervisor's children and options (module form)."""

@@ -32,24 +32,11 @@ from . import _instrument, _reports
 from ._child_spec import ChildSpec
 from ._dynamic_supervisor import DynamicSupervisor
 from ._errors import CallTimeoutError, ServerExitError
+from ._links import abandon_wait, demonitor_process, monitor, monitor_process, send_alias, unlink
+from ._messages import receive, receive_in
+from ._names import Via
 from ._pid import Pid, Ref
-from ._process import (
-    Down,
-    Process,
-    Via,
-    abandon_wait,
-    current_process,
-    demonitor_process,
-    exit,
-    monitor,
-    monitor_process,
-    receive,
-    receive_in,
-    send_alias,
-    spawn_process,
-    terminate,
-    unlink,
-)
+from ._process import Down, Process, current_process, exit, spawn_process, terminate
 
 T = TypeVar("T")
 X = TypeVar("X")
@@ -86,9 +73,9 @@ class _Body:
         ref = self.ref
         assert ref is not None, "a task ran before its owner's ref was set"
         reply = (ref, value)
-        owner = ref._owner
-        if _instrument.enabled and ref._alias and owner is not None and owner.alive:
-            _instrument.emit("send", owner.pid, msg=reply)
+        owner = ref.alias_owner()
+        if _instrument.enabled and owner is not None:
+            _instrument.emit("send", _instrument.actor(), to=owner.pid, msg=reply)
         send_alias(ref, reply)
 
 

@@ -73,18 +73,11 @@ from ._child_spec import ChildSpec, check_shutdown
 from ._dynamic_supervisor import DynamicSupervisor
 from ._errors import Exit, StartError
 from ._gen_server import GenServer
+from ._links import demonitor, monitor, trap_exits
+from ._messages import receive
 from ._net_conn import _READ, Active, Closed, Conn, Data, Passive, _spawn_port, _valid_active
 from ._pid import Pid, Ref
-from ._process import (
-    Down,
-    ExitSignal,
-    alive,
-    demonitor,
-    monitor,
-    receive,
-    spawn_link,
-    trap_exits,
-)
+from ._process import Down, ExitSignal, alive, spawn_link
 from ._process import self as _self_pid
 from ._results import Ok, Reply
 from ._scheduler import hub

@@ -26,13 +26,14 @@ import gevent.os
 import gevent.subprocess
 from gevent import socket
 
-from . import _dist_epmd, _pid, _process
+from . import _dist_epmd, _links, _messages, _pid, _process
 from ._child_spec import ChildSpec
 from ._dist_node import SPAWN_REQUEST, Backend, LocalNode, NodeDown, SpawnReply
 from ._dist_terms import Atom
 from ._errors import NodeError, NoProcessError
+from ._messages import receive_in
 from ._pid import Pid, Ref
-from ._process import current_process, receive_in
+from ._process import current_process
 
 __all__ = [
     "NodeDown",
@@ -300,14 +301,14 @@ def _keep_peer(full: str, proc: Any) -> None:
     # Linked to a process of the peer: either side's death reaches the other.
     anchor = spawn(full, "greenserver.node:_anchor", (), link=True)
     del anchor
-    _process.receive(lambda msg: False)
+    _messages.receive(lambda msg: False)
     del proc  # the Popen object lives as long as this process (gevent reaps it)
 
 
 def _anchor() -> None:
     """Runs in a peer, linked to its keeper: when the keeper goes, the peer halts."""
-    _process.trap_exits(True)
-    _process.receive(lambda msg: isinstance(msg, _process.ExitSignal))
+    _links.trap_exits(True)
+    _messages.receive(lambda msg: isinstance(msg, _process.ExitSignal))
     os._exit(0)
 
 
@@ -315,7 +316,7 @@ def _peer_main(full: str, parent: str, cookie: str, ticktime: str = "60.0") -> N
     start(full, cookie=cookie, ticktime=float(ticktime))
     gevent.spawn(_exit_on_eof)
     monitor(parent)
-    _process.receive(lambda msg: isinstance(msg, NodeDown))
+    _messages.receive(lambda msg: isinstance(msg, NodeDown))
     os._exit(0)
 
 

@@ -37,15 +37,15 @@ EXPECTED: dict[str, list[str]] = {
     "trace_server.py": [
         r"^Supervisor <0\.\d+\.0> 'stack_sup' \[Supervisor, running, mailbox 0\]$",
         r"^  'stack' <0\.\d+\.0> 'stack' \[Stack, running, mailbox 0\]$",
-        r"^\[trace\] cast    <0\.\d+\.0> is cast \('push', 'world'\)$",
+        r"^\[trace\] cast    <0\.\d+\.0> casts \('push', 'world'\) to <0\.\d+\.0>$",
         r"^\[trace\] call    <0\.\d+\.0> calls <0\.\d+\.0> with 'pop'$",
         r"^\*DBG\* <0\.\d+\.0> \(stack\) got cast \('push', 'world'\)$",
         r"^\*DBG\* <0\.\d+\.0> \(stack\) got call 'pop' from <0\.\d+\.0>$",
-        r"^\[trace\] reply   <0\.\d+\.0> is answered 'world'$",
+        r"^\[trace\] reply   <0\.\d+\.0> answers 'world' to <0\.\d+\.0>$",
         r"^pop -> world$",
         r"^pop -> hello$",
         r"^\[trace\] exit    <0\.\d+\.0> exits: 'boom'$",
-        r"^\[trace\] restart <0\.\d+\.0> restarted as child 'stack'$",
+        r"^\[trace\] restart <0\.\d+\.0> restarted child 'stack': <0\.\d+\.0> -> <0\.\d+\.0>$",
         r"^after the restart, state: \['hello'\]$",
         r"^all done: no process left behind$",
     ],
@@ -79,9 +79,10 @@ ARGS: dict[str, list[str]] = {"kv_demo.py": ["--seconds", "1", "--clients", "10"
 
 # Servers that need a free port or command-line arguments; their own tests run them.
 # node_tasks.py holds functions other nodes spawn (tests/test_node.py runs them);
-# the node examples run on a private epmd in tests/test_example_nodes.py.
+# the node examples run on a private epmd in tests/test_example_nodes.py;
+# observer_demo.py: tests/test_observer_browser.py runs it (it needs Chromium).
 NOT_RUN_HERE = {
-    *("kv_server.py", "kv_tutorial.py", "loadgen.py", "node_tasks.py"),
+    *("kv_server.py", "kv_tutorial.py", "loadgen.py", "node_tasks.py", "observer_demo.py"),
     *("cpu_nodes.py", "nodes_demo.py", "two_nodes.py", "elixir_node.py"),
 }
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import pydoc
 from typing import Any
 
 import gevent
@@ -176,12 +178,77 @@ class TestStart:
         assert set(gs.processes()) == before
 
     def test_start_on_the_base_class_needs_a_gen_server_class(self) -> None:
-        with pytest.raises(TypeError, match=r"^expected a GenServer subclass; got 42$"):
+        with pytest.raises(
+            TypeError, match=r"^GenServer\.start\(\) needs a GenServer subclass; got 42$"
+        ):
             gs.GenServer.start(42, None)
 
     def test_bad_name_is_a_type_error(self) -> None:
         with pytest.raises(TypeError, match=r"^name must be a non-empty str or a gs.Via; got 7$"):
             Echo.start(None, name=7)
+
+
+class TestStartFunctions:
+    """start/start_link are real functions: help() shows them, errors name them."""
+
+    def test_a_subclass_start_link_has_a_signature_and_a_docstring(self) -> None:
+        fn = Echo.start_link
+
+        assert fn.__qualname__ == "Echo.start_link"
+        assert str(inspect.signature(fn)) == (
+            "(arg=None, /, *, name=None, timeout=None, hibernate_after=None, debug=None)"
+        )
+        assert fn.__doc__ is not None
+        assert fn.__doc__.startswith(
+            "Start a new Echo process linked to the caller and return its pid once ``init`` "
+            "has returned.\n\nThe same as ``GenServer.start_link(Echo, arg)``."
+        )
+
+    def test_the_base_form_takes_the_class_first(self) -> None:
+        fn = gs.GenServer.start
+
+        assert fn.__qualname__ == "GenServer.start"
+        assert str(inspect.signature(fn)) == (
+            "(cls, arg=None, /, *, name=None, timeout=None, hibernate_after=None, debug=None)"
+        )
+        assert fn.__doc__ is not None
+        assert "Start a new server process (not linked)" in fn.__doc__
+
+    def test_help_shows_them(self) -> None:
+        text = pydoc.render_doc(Echo.start_link, renderer=pydoc.plaintext)
+
+        assert "start_link(arg=None, /, *, name=None" in text
+        assert "AlreadyStartedError" in text
+
+    def test_each_class_keeps_one_function(self) -> None:
+        """Child specs built from Cls.start_link compare equal (as in OTP)."""
+        assert Echo.start_link is Echo.start_link
+        assert Echo.start is Echo.start
+        assert Echo.start_link is not Stack.start_link
+
+    def test_too_many_arguments_name_start_link(self) -> None:
+        with pytest.raises(
+            TypeError,
+            match=r"^Echo\.start_link\(\) takes one init argument and keyword options; "
+            r"got 2 positional arguments \(1, 2\)$",
+        ):
+            Echo.start_link(1, 2)
+
+    def test_the_base_form_needs_the_class_and_an_argument(self) -> None:
+        with pytest.raises(
+            TypeError,
+            match=r"^GenServer\.start_link\(\) takes a GenServer subclass and its init "
+            r"argument; got 3 positional arguments \(<class '.*Echo'>, 1, 2\)$",
+        ):
+            gs.GenServer.start_link(Echo, 1, 2)
+
+    def test_an_unknown_option_is_named(self) -> None:
+        with pytest.raises(
+            TypeError,
+            match=r"^Echo\.start\(\) got unexpected keyword arguments \['nmae'\]; "
+            r"the options are name, timeout, hibernate_after and debug$",
+        ):
+            Echo.start(None, nmae="echo")
 
 
 class TestCall:

@@ -486,7 +486,7 @@ class TestReplyOrder:
         me = gs.self()
 
         def on_send(event: dict[str, Any]) -> None:
-            if event["pid"] == shard and isinstance(event["msg"], kv_server.Write):
+            if event["to"] == shard and isinstance(event["msg"], kv_server.Write):
                 gs.send(me, "cast")
 
         handle = gs.trace.add_handler(on_send, events=["send"])
@@ -516,7 +516,7 @@ class TestReplyOrder:
         me = gs.self()
 
         def on_send(event: dict[str, Any]) -> None:
-            if event["pid"] == doomed and isinstance(event["msg"], kv_server.PlanPart):
+            if event["to"] == doomed and isinstance(event["msg"], kv_server.PlanPart):
                 gs.send(me, "planned")
 
         handle = gs.trace.add_handler(on_send, events=["send"])
@@ -784,8 +784,8 @@ class TestExpiry:
             pids = shards(server)
 
             def on_cast(event: dict[str, Any]) -> None:
-                if event["request"] == "sweep" and event["pid"] in pids:
-                    gs.send(me, ("swept", event["pid"]))
+                if event["request"] == "sweep" and event["server"] in pids:
+                    gs.send(me, ("swept", event["server"]))
 
             handle = gs.trace.add_handler(on_cast, events=["cast"])
             try:

@@ -89,11 +89,10 @@ class TestRegistry:
         gs_reports.expect("supervisor_report", pid=registry, context="child_terminated")
         ref = gs.monitor(bucket)
 
-        with structlog.testing.capture_logs():  # the restarted children's progress reports
-            gs.exit(registry, "kill")
-            down = gs.receive(lambda m: isinstance(m, gs.Down) and m.ref is ref, timeout=5)
-            [(_, kv_sup, _), _] = gs.Supervisor.which_children(top)
-            gs.Supervisor.which_children(kv_sup)  # a barrier: the restart is done
+        gs.exit(registry, "kill")
+        down = gs.receive(lambda m: isinstance(m, gs.Down) and m.ref is ref, timeout=5)
+        [(_, kv_sup, _), _] = gs.Supervisor.which_children(top)
+        gs.Supervisor.which_children(kv_sup)  # a barrier: the restart is done
 
         assert down.reason == "shutdown"
         assert kv_tutorial.Registry.lookup(kv_tutorial.REGISTRY, "shopping") is None

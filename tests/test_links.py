@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gevent.event
 import pytest
+from gevent.event import AsyncResult
 
 import greenserver as gs
 from greenserver.testing import ReportLog, wait_all_idle, wait_down
@@ -387,3 +389,94 @@ class TestSpawnLink:
         wait_all_idle()
         with pytest.raises(TimeoutError):
             gs.receive(timeout=0)
+
+
+def wait_linked(test: gs.Pid, other: gs.Pid, wait: str, caught: AsyncResult[gs.Exit]) -> None:
+    """Link to *other*, say "ready", block; hand over the ``Exit`` that ends the wait."""
+    gs.link(other)
+    gs.send(test, "ready")
+    try:
+        if wait == "receive":
+            block_forever()
+        else:  # blocked in a plain gevent primitive: Exit is thrown in by the hub
+            gevent.event.Event().wait()
+    except gs.Exit as exc:
+        # A dead process may not send; a gevent AsyncResult is the barrier.
+        caught.set(exc)
+        raise
+
+
+def spawn_wait_linked(
+    other: gs.Pid, wait: str = "receive"
+) -> tuple[gs.Pid, gs.Ref, AsyncResult[gs.Exit]]:
+    caught: AsyncResult[gs.Exit] = AsyncResult()
+    pid, ref = gs.spawn_monitor(wait_linked, gs.self(), other, wait, caught)
+    assert gs.receive(lambda m: m == "ready", timeout=BOUND) == "ready"
+    return pid, ref, caught
+
+
+class TestExitNamesItsSender:
+    """The ``Exit`` raised in a process killed by a signal says who sent it."""
+
+    @pytest.mark.parametrize("wait", ["receive", "gevent"])
+    def test_a_linked_crash_names_the_dead_process_and_its_reason(self, wait: str) -> None:
+        crasher, crasher_ref = gs.spawn_monitor(exit_on_request)
+        _, ref, caught = spawn_wait_linked(crasher, wait)
+
+        gs.send(crasher, ValueError("boom"))
+
+        wait_down(crasher_ref)
+        wait_down(ref)
+        exc = caught.get(timeout=BOUND)
+        assert exc.from_ == crasher
+        assert repr(exc.reason) == "ValueError('boom')"
+        assert str(exc) == f"exit signal from {crasher!r}: ValueError('boom')"
+        assert repr(exc) == f"Exit(ValueError('boom'), from_={crasher!r})"
+
+    def test_exit_names_its_caller(self) -> None:
+        other = gs.spawn(block_forever)
+        victim, ref, caught = spawn_wait_linked(other)
+
+        gs.exit(victim, "kill")
+
+        wait_down(ref)
+        exc = caught.get(timeout=BOUND)
+        assert (exc.from_, exc.reason) == (gs.self(), "killed")
+        assert str(exc) == f"exit signal from {gs.self()!r}: 'killed'"
+        gs.exit(other, "kill")
+
+    def test_a_chain_names_the_nearest_link(self) -> None:
+        """A dies of B's death, which died of C's: A's Exit names B."""
+        c, c_ref = gs.spawn_monitor(exit_on_request)
+        b, b_ref = spawn_linked_to(c)
+        _, a_ref, caught = spawn_wait_linked(b)
+
+        gs.send(c, "boom")
+
+        for ref in (c_ref, b_ref, a_ref):
+            assert wait_down(ref).reason == "boom"
+        exc = caught.get(timeout=BOUND)
+        assert (exc.from_, exc.reason) == (b, "boom")
+
+    def test_linking_to_a_dead_process_names_it(self) -> None:
+        dead, dead_ref = gs.spawn_monitor(exit_on_request)
+        gs.send(dead, "normal")
+        wait_down(dead_ref)
+        caught: AsyncResult[gs.Exit] = AsyncResult()
+
+        def link_dead() -> None:
+            try:
+                gs.link(dead)
+            except gs.Exit as exc:
+                caught.set(exc)
+                raise
+
+        wait_down(gs.spawn_monitor(link_dead)[1])
+
+        exc = caught.get(timeout=BOUND)
+        assert (exc.from_, exc.reason) == (dead, "noproc")
+
+    def test_an_exit_raised_by_the_process_itself_names_nobody(self) -> None:
+        exc = gs.Exit("done")
+
+        assert (exc.from_, str(exc), repr(exc)) == (None, "done", "Exit('done')")

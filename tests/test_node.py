@@ -40,8 +40,10 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     old = os.environ.get("HOME")
     os.environ["HOME"] = str(home)  # never touch the real ~/.erlang.cookie
     os.environ["GS_TEST_HOME"] = str(home)
+    # A private epmd: runs side by side (CI, several checkouts) cannot clash
+    # on any name (the BEAM nodes' included); the pid in the name is a second guard.
     with private_epmd():
-        name = gs.node.start("gstest", cookie=COOKIE)
+        name = gs.node.start(f"gstest{os.getpid()}", cookie=COOKIE)
         yield name
         gs.node.stop()
     if old is not None:
@@ -77,11 +79,13 @@ def _erl_report(node: str) -> str:
 class TestStart:
     def test_name_and_pid_node(self, node: str) -> None:
         assert gs.node.name() == node
-        assert node.startswith("gstest@")
+        assert node.startswith(f"gstest{os.getpid()}@")
         assert gs.self().node == node
 
     def test_second_start_raises_node_error(self) -> None:
-        with pytest.raises(gs.NodeError, match=r"^this OS process is already the node 'gstest@"):
+        with pytest.raises(
+            gs.NodeError, match=rf"^this OS process is already the node 'gstest{os.getpid()}@"
+        ):
             gs.node.start("other")
 
     def test_cookie_file_is_created_as_erlang_does(self, tmp_path: Path) -> None:
@@ -339,8 +343,9 @@ class TestBuiltinEpmd:
             _, names = expect(lambda m: m[0] == "names")  # type: ignore[misc]
             ours = _dist_epmd.names()
 
-            assert ("gstest", _dist_port()) in names
-            assert ours["gstest"] == _dist_port()
+            alive = node.partition("@")[0]
+            assert (alive, _dist_port()) in names
+            assert ours[alive] == _dist_port()
             assert _dist_epmd.port_please("epmdcheck") == ours["epmdcheck"]
             assert _dist_epmd.port_please("nobody") is None
             with pytest.raises(_dist_epmd.EpmdError, match=r"^epmd refused the name 'epmdcheck'"):

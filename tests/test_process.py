@@ -983,3 +983,31 @@ class TestWaitAllIdle:
 
         event.set()
         assert wait_down(ref) == gs.Down(ref, pid, "normal")
+
+
+class TestMessagesOut:
+    def test_info_counts_what_a_process_sends(self) -> None:
+        class Echo(gs.GenServer[None]):
+            def init(self, arg: None) -> gs.Ok[None]:
+                return gs.Ok(None)
+
+            def handle_call(self, request: object, from_: gs.Ref, state: None) -> gs.Reply[None]:
+                return gs.Reply(request, state)
+
+            def handle_cast(self, request: object, state: None) -> gs.NoReply[None]:
+                return gs.NoReply(state)
+
+        server = Echo.start(None)
+        me = gs.self()
+        before = gs.info(me)
+        assert before is not None
+        gs.send(me, "to myself")
+        gs.GenServer.cast(server, "cast")
+        assert gs.GenServer.call(server, "call") == "call"
+        after, served = gs.info(me), gs.info(server)
+        assert after is not None
+        assert served is not None
+        assert after["messages_out"] == before["messages_out"] + 3  # send, cast, call
+        assert served["messages_out"] == 1  # its reply
+        assert gs.receive(timeout=0) == "to myself"
+        gs.GenServer.stop(server)

@@ -587,20 +587,15 @@ class TestVia:
 
     # Unlinked starts: today the kernel lets an error from the Via backend crash
     # the new process before init_fail() unlinks it, which would kill a linked caller.
-    def test_starting_under_a_duplicate_registry_fails(
-        self, duplicate: str, gs_reports: ReportLog
-    ) -> None:
-        gs_reports.expect("crash_report")  # may be logged for the refused name
-
+    def test_starting_under_a_duplicate_registry_fails(self, duplicate: str) -> None:
+        """A refused name fails the start; nothing crashed, so nothing is reported."""
         with pytest.raises(gs.StartError) as info:
             Echo.start(None, name=gs.Via(duplicate, "k"))
 
         assert isinstance(info.value.reason, ValueError)
         assert gs.Registry.count(duplicate) == 0
 
-    def test_starting_under_an_unknown_registry_fails(self, gs_reports: ReportLog) -> None:
-        gs_reports.expect("crash_report")  # may be logged for the refused name
-
+    def test_starting_under_an_unknown_registry_fails(self) -> None:
         with pytest.raises(gs.StartError) as info:
             Echo.start(None, name=gs.Via("nope", "k"))
 

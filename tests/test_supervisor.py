@@ -12,6 +12,7 @@ before it answers.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 from typing import Any
 
@@ -420,6 +421,38 @@ class TestStartLink:
         with pytest.raises(TypeError, match=r"^NoInitSup must define init\(self, arg\)$"):
             NoInitSup.start_link(None)
 
+    def test_module_form_start_link_is_a_real_function(self) -> None:
+        """help() shows its signature and docstring; the same object each time."""
+        fn = Inner.start_link
+
+        assert fn is Inner.start_link
+        assert fn.__qualname__ == "Inner.start_link"
+        assert str(inspect.signature(fn)) == "(arg=None, /, *, name=None, timeout=None)"
+        assert fn.__doc__ is not None
+        assert fn.__doc__.startswith("Start a new Inner supervisor linked to the caller")
+
+    def test_list_form_start_link_is_documented(self) -> None:
+        fn = gs.Supervisor.start_link
+
+        assert fn.__qualname__ == "Supervisor.start_link"
+        assert str(inspect.signature(fn)).startswith("(children: 'Iterable[object]', *, ")
+        assert fn.__doc__ is not None
+        assert "Children start in order" in fn.__doc__
+
+    def test_module_form_argument_errors_name_start_link(self) -> None:
+        with pytest.raises(
+            TypeError,
+            match=r"^Inner\.start_link\(\) takes one init argument and keyword options; "
+            r"got 2 positional arguments \(1, 2\)$",
+        ):
+            Inner.start_link(1, 2)
+        with pytest.raises(
+            TypeError,
+            match=r"^Inner\.start_link\(\) got unexpected keyword arguments \['strategy'\]; "
+            r"the options are name and timeout$",
+        ):
+            Inner.start_link(1, strategy="one_for_all")
+
     def test_bare_class_shorthand_means_arg_none(self) -> None:
         sup = gs.Supervisor.start_link([Counter])
 
@@ -596,6 +629,44 @@ class TestStartLink:
         _, (_, _, why) = info.value.reason
         assert isinstance(why, gs.BadReturnError)
         assert why.value == 42
+
+
+class TestStart:
+    """``start``: as ``start_link``, but the caller is not linked (issue 14)."""
+
+    def test_list_form_is_not_linked_to_the_caller(self) -> None:
+        sup = gs.Supervisor.start([worker("a")], strategy="one_for_all", name="unlinked")
+
+        info = gs.info(sup)
+        assert info is not None
+        assert gs.self() not in info["links"]
+        assert gs.whereis("unlinked") == sup
+        assert [child_id for child_id, _, _ in gs.Supervisor.which_children(sup)] == ["a"]
+        gs.Supervisor.stop(sup)
+
+    def test_module_form_is_not_linked_to_the_caller(self) -> None:
+        sup = Inner.start(([worker("a")], "one_for_one"))
+        assert sup is not None
+
+        info = gs.info(sup)
+        assert info is not None
+        assert gs.self() not in info["links"]
+        assert Inner.start is Inner.start  # cached, as start_link is
+        gs.Supervisor.stop(sup)
+
+    def test_the_supervisor_outlives_its_starter(self) -> None:
+        test = gs.self()
+
+        def starter() -> None:
+            gs.send(test, ("sup", gs.Supervisor.start([worker("a")])))
+            raise gs.Exit("boom")
+
+        ref = gs.monitor(gs.spawn(starter))
+        sup: Any = gs.receive(lambda m: type(m) is tuple and m[0] == "sup", timeout=BOUND)
+        wait_down(ref)
+
+        assert gs.alive(sup[1])
+        gs.Supervisor.stop(sup[1])
 
 
 class TestIgnoredChild:
@@ -812,7 +883,8 @@ class TestStrategies:
 class TestRestartTypes:
     @pytest.mark.parametrize("reason", ["normal", "shutdown", ("shutdown", "done"), "boom"])
     def test_permanent_is_always_restarted(self, reason: object, gs_reports: ReportLog) -> None:
-        gs_reports.expect("supervisor_report", context="child_terminated", reason="'boom'")
+        if reason == "boom":  # a normal exit is not reported
+            gs_reports.expect("supervisor_report", context="child_terminated", reason="'boom'")
         sup = gs.Supervisor.start_link([worker("p")])
         old = children(sup)["p"]
 
@@ -864,7 +936,8 @@ class TestRestartTypes:
     def test_temporary_is_removed_after_any_exit(
         self, reason: object, gs_reports: ReportLog
     ) -> None:
-        gs_reports.expect("supervisor_report", context="child_terminated", reason="'boom'")
+        if reason == "boom":  # a normal exit is not reported
+            gs_reports.expect("supervisor_report", context="child_terminated", reason="'boom'")
         sup = gs.Supervisor.start_link([worker("a"), worker("t", restart="temporary")])
 
         quit_with(children(sup)["t"], reason)

@@ -7,7 +7,6 @@ synchronize on replies, ``Down`` messages and ``wait_all_idle()``; none sleeps.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import threading
 import time
@@ -1183,18 +1182,15 @@ class TestTree:
         finally:
             gs.sys.resume(tree.branch)
 
-    def test_a_worker_root_is_not_crashed(self, gs_reports: ReportLog) -> None:
-        gs_reports.expect("crash_report")  # what the bug logs; nothing once fixed
+    def test_a_worker_root_is_refused_not_crashed(self) -> None:
+        """A worker is refused with a TypeError; it is not crashed (no report)."""
         pid = Recorder.start([])
-        assert pid is not None
 
-        with contextlib.suppress(Exception):  # refusing a worker is fine; crashing it is not
+        with pytest.raises(TypeError, match=r"^<0\.\d+\.0> is not a supervisor$"):
             gs.sys.tree(pid)
 
-        alive = gs.alive(pid)
-        if alive:
-            gs.GenServer.stop(pid)
-        assert alive
+        assert gs.alive(pid)
+        gs.GenServer.stop(pid)
 
 
 class TestPrintTree:
@@ -1217,3 +1213,152 @@ class TestPrintTree:
         assert text.splitlines() == expected
         assert capsys.readouterr().out == text + "\n"
         gs.sys.resume(tree.worker)
+
+
+# --- plain processes: described, never sent anything ---------------------------------
+
+
+def echo() -> None:
+    """The README's echo loop: it unpacks every message as ``(sender, msg)``."""
+    while True:
+        sender, msg = gs.receive()  # type: ignore[misc]
+        if msg == "stop":
+            return
+        gs.send(sender, ("echo", msg))
+
+
+def selective() -> None:
+    """Waits in a selective receive for ``"stop"``; anything else stays queued."""
+    gs.receive(lambda m: m == "stop")
+
+
+def stop_selective(pid: gs.Pid) -> None:
+    ref = gs.monitor(pid)
+    gs.send(pid, "stop")
+    assert wait_down(ref).reason == "normal"
+
+
+def start_plain(fn: Callable[[], None]) -> gs.Pid:
+    """A supervisor's start function for a plain ``spawn_link`` worker."""
+    return gs.spawn_link(fn)
+
+
+@pytest.fixture
+def plain_tree() -> Iterator[tuple[gs.Pid, gs.Pid, gs.Pid, gs.Pid]]:
+    """A supervisor with a GenServer and two plain workers: echo and selective."""
+    sup = gs.Supervisor.start_link(
+        [
+            gs.ChildSpec("echo", start=(start_plain, (echo,), {})),
+            gs.ChildSpec("selective", start=(start_plain, (selective,), {})),
+            gs.ChildSpec("recorder", start=(Recorder.start_link, ([],), {})),
+        ]
+    )
+    children = {cid: pid for cid, pid, _ in gs.Supervisor.which_children(sup)}
+    plain_echo, plain_selective, recorder = (
+        children["echo"],
+        children["selective"],
+        children["recorder"],
+    )
+    assert isinstance(plain_echo, gs.Pid)
+    assert isinstance(plain_selective, gs.Pid)
+    assert isinstance(recorder, gs.Pid)
+    yield sup, plain_echo, plain_selective, recorder
+    gs.Supervisor.stop(sup)
+
+
+PLAIN_REFUSED = [name for name in SYS_CALLS if name not in ("tree", "print_tree")]
+
+
+class TestPlainProcess:
+    @pytest.mark.parametrize("function", PLAIN_REFUSED)
+    def test_every_request_is_refused_without_touching_the_mailbox(self, function: str) -> None:
+        pid = gs.spawn(selective)
+
+        with pytest.raises(
+            TypeError,
+            match=r"^<0\.\d+\.0> is a plain process running selective, not a behaviour: "
+            r"sys requests only reach GenServer, Supervisor, DynamicSupervisor, Agent, "
+            r"Registry and TaskSupervisor processes; gs.info\(\) describes any process$",
+        ):
+            SYS_CALLS[function](pid)
+
+        assert (gs.info(pid) or {})["message_queue_len"] == 0
+        stop_selective(pid)
+
+    def test_an_echo_loop_survives_get_state_and_still_echoes(self) -> None:
+        pid = gs.spawn(echo)
+
+        with pytest.raises(TypeError, match=r"running echo, not a behaviour"):
+            gs.sys.get_state(pid)
+
+        gs.send(pid, (gs.self(), "hello"))
+        assert gs.receive(timeout=5) == ("echo", "hello")
+        ref = gs.monitor(pid)
+        gs.send(pid, (gs.self(), "stop"))
+        assert wait_down(ref).reason == "normal"
+
+    def test_a_registered_name_is_refused_too(self) -> None:
+        pid = gs.spawn(selective)
+        gs.register("plain", pid)
+
+        with pytest.raises(TypeError, match=r"^'plain' is a plain process running selective"):
+            gs.sys.get_status("plain")
+
+        stop_selective(pid)
+
+    def test_is_behaviour_reads_the_process_table(self) -> None:
+        plain = gs.spawn(selective)
+        server = Recorder.start([])
+        assert server is not None
+
+        assert (gs.sys.is_behaviour(plain), gs.sys.is_behaviour(server)) == (False, True)
+        stop_selective(plain)
+        gs.GenServer.stop(server)
+        assert gs.sys.is_behaviour(server) is False
+
+    def test_a_plain_root_is_not_a_supervisor(self) -> None:
+        pid = gs.spawn(selective)
+
+        with pytest.raises(TypeError, match=r"^<0\.\d+\.0> is not a supervisor$"):
+            gs.sys.tree(pid)
+
+        assert (gs.info(pid) or {})["message_queue_len"] == 0
+        stop_selective(pid)
+
+
+class TestTreeWithPlainChildren:
+    # Before the fix each plain child cost the whole sys timeout: with
+    # timeout=None the tree never came back, and this limit failed it.
+    @pytest.mark.timeout(10)
+    def test_describes_plain_children_from_process_info_at_once(
+        self, plain_tree: tuple[gs.Pid, gs.Pid, gs.Pid, gs.Pid]
+    ) -> None:
+        sup, plain_echo, plain_selective, recorder = plain_tree
+        wait_all_idle()
+
+        children = gs.sys.tree(sup, timeout=None)["children"]
+
+        assert children == [
+            {**node(plain_echo, "echo", "worker", None, "echo"), "status": "waiting"},
+            {
+                **node(plain_selective, "selective", "worker", None, "selective"),
+                "status": "waiting",
+            },
+            node(recorder, "recorder", "worker", None, "Recorder"),
+        ]
+
+    @pytest.mark.timeout(10)
+    def test_leaves_plain_children_untouched(
+        self, plain_tree: tuple[gs.Pid, gs.Pid, gs.Pid, gs.Pid], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        sup, plain_echo, plain_selective, _ = plain_tree
+
+        text = gs.sys.print_tree(sup, timeout=None)
+
+        assert f"'echo' {plain_echo!r} [echo, waiting, mailbox 0]" in text.splitlines()[1]
+        # The selective receiver keeps no stray message; the echo loop did not crash.
+        assert (gs.info(plain_selective) or {})["message_queue_len"] == 0
+        gs.send(plain_echo, (gs.self(), "still there?"))
+        assert gs.receive(timeout=5) == ("echo", "still there?")
+        [(_, first, _), *_] = gs.Supervisor.which_children(sup)
+        assert first is plain_echo

@@ -93,10 +93,42 @@ def test_clean() -> None:
 
 def test_leaks_a_process() -> None:
     gs.spawn(gs.receive)
+    Counter.start(0, name="counter")
 
 
 def test_leaks_a_name() -> None:
     gs.register("leaky", gs.self())
+
+
+def test_reuses_the_leaked_name() -> None:
+    """The previous test's name was freed: registering it again works."""
+    gs.register("leaky", gs.self())
+    gs.unregister("leaky")
+
+
+def test_expects_a_report_that_never_comes(gs_reports: ReportLog) -> None:
+    gs_reports.expect("crash_report", reason="ValueError('boom')")
+
+
+def test_allows_a_report_that_never_comes(gs_reports: ReportLog) -> None:
+    gs_reports.allow("crash_report", reason="ValueError('boom')")
+
+
+def test_allows_a_report_that_comes(gs_reports: ReportLog) -> None:
+    gs_reports.allow("crash_report", reason="ValueError('boom')")
+    _, ref = gs.spawn_monitor(crasher)
+    wait_down(ref)
+
+
+def test_waits_for_a_down_that_never_comes() -> None:
+    from greenserver.testing import wait_down as testing_wait_down
+
+    pid = gs.spawn(gs.receive)
+    ref = gs.monitor(pid)
+    try:
+        testing_wait_down(ref, timeout=0.01)
+    finally:
+        gs.exit(pid, "kill")
 
 
 def test_logs_an_undeclared_crash_report() -> None:
@@ -212,29 +244,35 @@ def inner(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
     return outcomes
 
 
-def teardown_failure(message: str, *, complete: bool = True) -> str:
+def teardown_failure(message: str) -> str:
     """The JUnit message of a test that gs_clean failed after it ran."""
-    text = f'failed on teardown with "Failed: {message}'
-    return text + '"' if complete else text
+    return f'failed on teardown with "Failed: {message}"'
 
 
 class TestGsClean:
     def test_passes_a_clean_test(self, inner: dict[str, Outcome]) -> None:
         assert inner["test_clean"] == Outcome("passed", "")
 
-    def test_fails_a_test_that_leaks_a_process(self, inner: dict[str, Outcome]) -> None:
+    def test_fails_a_test_that_leaks_a_process_and_names_what_it_runs(
+        self, inner: dict[str, Outcome]
+    ) -> None:
         outcome = inner["test_leaks_a_process"]
 
         assert outcome.result == "error"
         assert re.fullmatch(
-            r'failed on teardown with "Failed: leaked processes: \[<0\.\d+\.0>\]"',
+            r'failed on teardown with "Failed: leaked processes \(now killed\): '
+            r"<0\.\d+\.0> \(receive\), <0\.\d+\.0> 'counter' \(Counter\)\s+"
+            r"leaked names \(now freed\): 'counter'\"",
             outcome.message,
         )
 
     def test_fails_a_test_that_leaks_a_name(self, inner: dict[str, Outcome]) -> None:
         assert inner["test_leaks_a_name"] == Outcome(
-            "error", teardown_failure("leaked names: ['leaky']")
+            "error", teardown_failure("leaked names (now freed): 'leaky'")
         )
+
+    def test_frees_the_leaked_names_for_the_next_test(self, inner: dict[str, Outcome]) -> None:
+        assert inner["test_reuses_the_leaked_name"] == Outcome("passed", "")
 
     def test_fails_a_test_that_logs_an_undeclared_crash_report(
         self, inner: dict[str, Outcome]
@@ -242,11 +280,17 @@ class TestGsClean:
         outcome = inner["test_logs_an_undeclared_crash_report"]
 
         assert outcome.result == "error"
-        assert outcome.message.startswith(
-            teardown_failure("unexpected reports: [{", complete=False)
+        assert re.fullmatch(
+            teardown_failure(
+                r"unexpected reports \(declare them with gs_reports\.expect\(\) or allow\(\)\):"
+                r"\s+crash_report pid=<0\.\d+\.0> class=crasher reason=ValueError\('boom'\)"
+                r"\s+Traceback \(most recent call last\):.*raise ValueError\(\"boom\"\)\s+"
+                # JUnit cuts the message short; the rest is in the element's text.
+                r"\[\+1 more line; full report in element text\]",
+            )[:-1],
+            outcome.message,
+            re.DOTALL,
         )
-        assert "'event': 'crash_report'" in outcome.message
-        assert "'reason': \"ValueError('boom')\"" in outcome.message
 
     def test_fails_a_test_that_logs_an_undeclared_supervisor_report(
         self, inner: dict[str, Outcome]
@@ -254,8 +298,9 @@ class TestGsClean:
         outcome = inner["test_logs_an_undeclared_supervisor_report"]
 
         assert outcome.result == "error"
-        assert "'event': 'supervisor_report'" in outcome.message
-        assert "'context': 'child_terminated'" in outcome.message
+        assert "supervisor_report " in outcome.message
+        assert " context=child_terminated " in outcome.message
+        assert " reason='killed' " in outcome.message
 
 
 class TestGsReports:
@@ -268,7 +313,30 @@ class TestGsReports:
         outcome = inner["test_declares_a_crash_that_does_not_match"]
 
         assert outcome.result == "error"
-        assert "'event': 'crash_report'" in outcome.message
+        assert "expected report never came: crash_report reason=KeyError('other')" in (
+            outcome.message
+        )
+        assert "crash_report pid=" in outcome.message  # the one that came instead
+
+    def test_an_expected_report_that_never_comes_fails_the_test(
+        self, inner: dict[str, Outcome]
+    ) -> None:
+        assert inner["test_expects_a_report_that_never_comes"] == Outcome(
+            "error",
+            teardown_failure("expected report never came: crash_report reason=ValueError('boom')"),
+        )
+
+    def test_an_allowed_report_may_come_or_not(self, inner: dict[str, Outcome]) -> None:
+        assert inner["test_allows_a_report_that_never_comes"] == Outcome("passed", "")
+        assert inner["test_allows_a_report_that_comes"] == Outcome("passed", "")
+
+    def test_missing_and_problems(self) -> None:
+        log = ReportLog([{"event": "crash_report", "reason": "'boom'", "pid": None}])
+        log.expect("crash_report", reason="'boom'")
+        log.expect("supervisor_report", context="shutdown")
+
+        assert log.missing() == [{"event": "supervisor_report", "context": "shutdown"}]
+        assert log.problems() == ["expected report never came: supervisor_report context=shutdown"]
 
     def test_of_and_unexpected(self) -> None:
         log = ReportLog(
@@ -305,6 +373,20 @@ class TestGsReports:
         [report] = gs_reports.of("crash_report")
         assert report["pid"] == pid
         assert report["log_level"] == "error"
+
+
+class TestWaitDown:
+    def test_a_timeout_shows_the_test_not_the_plugin(self, tmp_path: Path) -> None:
+        """The plugin hides its own frames (``__tracebackhide__``)."""
+        done, outcomes = run_inner(tmp_path, "-k", "test_waits_for_a_down_that_never_comes")
+
+        assert outcomes["test_waits_for_a_down_that_never_comes"].result == "failed"
+        assert re.search(
+            r"TimeoutError: no Down for the monitor #Ref<0\.\d+> within 0\.01s", done.stdout
+        ), done.stdout
+        assert "testing_wait_down(ref, timeout=0.01)" in done.stdout  # the test's own line
+        assert "greenserver/testing.py" not in done.stdout
+        assert "greenserver/_mailbox.py" not in done.stdout
 
 
 class TestManualClock:

@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gevent.monkey import get_original
 
 import greenserver as gs
+from greenserver.testing import wait_all_idle
 
 BOUND = 10.0
 
@@ -95,6 +97,116 @@ class TestCallFromAThread:
             answers = sorted(gs.receive(timeout=BOUND)[1] for _ in range(40))  # type: ignore[index]
 
         assert answers == list(range(40))
+        gs.GenServer.stop(pid)
+
+
+# A real OS lock: waiting on it blocks the hub's thread (a gevent lock would not).
+_real_lock = get_original("_thread", "allocate_lock")
+_monotonic = get_original("time", "monotonic")
+
+
+def timed(fn: Callable[[], object]) -> tuple[float, BaseException | None]:
+    """Run *fn*; return the seconds it took and what it raised."""
+    start = _monotonic()
+    try:
+        fn()
+    except BaseException as exc:
+        return _monotonic() - start, exc
+    return _monotonic() - start, None
+
+
+class Blocker(gs.GenServer[Any]):
+    """Blocks the hub's thread on a real lock when called with one; a cast waits for "go"."""
+
+    def init(self, arg: None) -> gs.Ok[None]:
+        return gs.Ok(None)
+
+    def handle_call(self, request: Any, from_: gs.Ref, state: None) -> gs.Reply[None]:
+        request.acquire(timeout=BOUND)
+        return gs.Reply("unblocked", state)
+
+    def handle_cast(self, request: Any, state: None) -> gs.NoReply[None]:
+        gs.receive(lambda m: m == "go", timeout=BOUND)  # blocks this process only
+        return gs.NoReply(state)
+
+
+class TestForeignDeadline:
+    """A call from an OS thread ends within 100 ms of its timeout, and says why."""
+
+    def test_a_server_that_never_replies_times_out_on_time(self) -> None:
+        pid = Counter.start(0)
+
+        elapsed, exc = in_thread(  # type: ignore[misc]
+            lambda: timed(lambda: gs.GenServer.call(pid, "never", timeout=0.2))
+        )
+
+        assert 0.2 <= elapsed < 0.3
+        assert isinstance(exc, gs.CallTimeoutError)
+        assert str(exc) == f"call to {pid!r} timed out after 0.2s; request was 'never'"
+        assert (exc.server, exc.request) == (pid, "never")
+        gs.GenServer.stop(pid)
+
+    def test_a_stop_times_out_on_time_too(self) -> None:
+        pid = Blocker.start(None)
+        gs.GenServer.cast(pid, "wait for go")  # busy, without blocking the hub's thread
+
+        elapsed, exc = in_thread(  # type: ignore[misc]
+            lambda: timed(lambda: gs.GenServer.stop(pid, timeout=0.2))
+        )
+
+        assert 0.2 <= elapsed < 0.3
+        assert isinstance(exc, gs.CallTimeoutError)
+        assert str(exc) == f"stopping {pid!r} timed out after 0.2s"
+        gs.send(pid, "go")
+        gs.GenServer.stop(pid)
+
+    def test_a_hub_thread_blocked_from_the_start_is_named(self) -> None:
+        """The hub's thread never runs the request: the thread says so on time."""
+        pid = Counter.start(0)
+        outcome: list[tuple[float, BaseException | None]] = []
+        finished = _real_lock()
+        finished.acquire()
+
+        def body() -> None:
+            outcome.append(timed(lambda: gs.GenServer.call(pid, "get", timeout=0.2)))
+            finished.release()
+
+        thread = threading.Thread(target=body)
+        thread.start()
+        assert finished.acquire(timeout=BOUND)  # blocks the hub's thread meanwhile
+        thread.join(BOUND)
+        wait_all_idle()  # the late request runs now, and its proxy ends
+
+        [(elapsed, exc)] = outcome
+        assert 0.2 <= elapsed < 0.3
+        assert isinstance(exc, gs.CallTimeoutError)
+        assert str(exc) == (
+            "a call from another OS thread got no answer within 0.2s: greenserver's hub "
+            "thread is blocked (never picked the request up); it must be running gevent "
+            "(serving, joining, receiving), not an unpatched blocking call such as "
+            "time.sleep() or long CPU work"
+        )
+        assert (exc.server, exc.request) == (pid, "get")
+        gs.GenServer.stop(pid)
+
+    def test_a_hub_thread_blocked_during_the_call_is_named(self) -> None:
+        """A server blocks the hub's thread while handling the call."""
+        pid = Blocker.start(None)
+        lock = _real_lock()
+        lock.acquire()
+
+        def call_then_unblock() -> tuple[float, BaseException | None]:
+            try:
+                return timed(lambda: gs.GenServer.call(pid, lock, timeout=0.2))
+            finally:
+                lock.release()
+
+        elapsed, exc = in_thread(call_then_unblock)  # type: ignore[misc]
+        wait_all_idle()  # the server's late reply reaches the proxy, which ends
+
+        assert 0.2 <= elapsed < 0.3
+        assert isinstance(exc, gs.CallTimeoutError)
+        assert "(picked the request up, then got blocked before it could even time out)" in str(exc)
         gs.GenServer.stop(pid)
 
 
@@ -202,3 +314,24 @@ print(seen)
 
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip() == "['from a patched thread', True]"
+
+
+LATE_SENDER = """
+import threading, time
+import greenserver as gs
+me = gs.self()
+def late():
+    time.sleep(0.1)  # the main process is blocked in receive by then
+    gs.send(me, "from a thread")
+threading.Thread(target=late).start()
+print(gs.receive(timeout=None))
+"""
+
+
+def test_a_process_blocked_in_receive_waits_for_another_threads_message() -> None:
+    """gevent's loop sees nothing that could wake it; the thread's send still must."""
+    done = subprocess.run(
+        [sys.executable, "-c", LATE_SENDER], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "from a thread"

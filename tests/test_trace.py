@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+import gevent
 import pytest
 
 import greenserver as gs
@@ -72,9 +73,25 @@ class TestEventKinds:
         wait_down(ref)
 
         assert seen == [
-            {"event": "spawn", "pid": pid, "fn": waiter, "link": False, "monitor": True},
+            {
+                "event": "spawn",
+                "pid": pid,
+                "parent": gs.self(),
+                "fn": waiter,
+                "link": False,
+                "monitor": True,
+            },
             {"event": "exit", "pid": pid, "reason": "normal"},
         ]
+
+    def test_an_adopted_greenlet_has_no_parent(self, tracer: Tracer) -> None:
+        seen = tracer.collect(events=["spawn"])
+
+        glet = gevent.spawn(gs.self)
+        pid = glet.get(timeout=5)
+        wait_down(gs.monitor(pid))  # the adopted process ends with its greenlet
+
+        assert seen == [{"event": "spawn", "pid": pid, "parent": None, "adopted": True}]
 
     def test_link_and_unlink(self, tracer: Tracer) -> None:
         me = gs.self()
@@ -115,8 +132,23 @@ class TestEventKinds:
         gs.receive(timeout=5.0)
 
         assert seen == [
-            {"event": "send", "pid": me, "msg": "hello"},
+            {"event": "send", "pid": me, "to": me, "msg": "hello"},
             {"event": "receive", "pid": me, "msg": "hello"},
+        ]
+
+    def test_send_names_the_sender_and_the_receiver_as_given(self, tracer: Tracer) -> None:
+        me = gs.self()
+        pid = gs.spawn(waiter)
+        gs.register("waiter", pid)
+        seen = tracer.collect(events=["send"])
+
+        gs.send(pid, "one")
+        gs.send("waiter", "stop")
+        wait_all_idle()
+
+        assert seen == [
+            {"event": "send", "pid": me, "to": pid, "msg": "one"},
+            {"event": "send", "pid": me, "to": "waiter", "msg": "stop"},
         ]
 
     def test_call_cast_and_reply(self, tracer: Tracer) -> None:
@@ -128,15 +160,55 @@ class TestEventKinds:
         assert Stack.pop(pid) == "b"
 
         [cast, call, reply] = seen
-        assert cast == {"event": "cast", "pid": pid, "request": ("push", "b")}
+        assert cast == {"event": "cast", "pid": me, "server": pid, "request": ("push", "b")}
         assert call == {"event": "call", "pid": me, "server": pid, "request": "pop"}
         assert {k: v for k, v in reply.items() if k != "ref"} == {
             "event": "reply",
-            "pid": me,
+            "pid": pid,
+            "to": me,
             "value": "b",
         }
         assert isinstance(reply["ref"], gs.Ref)
         gs.GenServer.stop(pid)
+
+    def test_messages_show_as_the_user_wrote_them(self, tracer: Tracer) -> None:
+        """A call, a cast, a sys request and a reply, never their envelopes."""
+        me = gs.self()
+        pid = Stack.start_link(["a"])
+        seen = tracer.collect(events=["receive"])
+
+        Stack.push(pid, "b")
+        Stack.pop(pid)
+        gs.sys.get_state(pid)
+
+        assert [(e["pid"], e["msg"]) for e in seen] == [
+            (pid, ("push", "b")),
+            (pid, "pop"),
+            (me, "b"),
+            (pid, ("get_state",)),
+            (me, ("ok", ["a"])),
+        ]
+        assert all(type(e["msg"]).__module__ == "builtins" for e in seen)
+        gs.GenServer.stop(pid)
+
+    def test_a_start_shows_the_pid_the_starter_gets(self, tracer: Tracer) -> None:
+        me = gs.self()
+        seen = tracer.collect(events=["receive"], pids=[me])
+
+        pid = Stack.start_link([])
+
+        assert seen == [{"event": "receive", "pid": me, "msg": pid}]
+        gs.GenServer.stop(pid)
+
+    def test_a_task_result_is_sent_by_the_task(self, tracer: Tracer) -> None:
+        me = gs.self()
+        seen = tracer.collect(events=["send"])
+
+        task = gs.Task.spawn(lambda: 42)
+        assert task.result() == 42
+
+        [send] = seen
+        assert (send["pid"], send["to"], send["msg"][1]) == (task.pid, me, 42)
 
     def test_restart_by_a_supervisor(self, tracer: Tracer, gs_reports: ReportLog) -> None:
         gs_reports.expect("supervisor_report", context="child_terminated", reason="'boom'")
@@ -149,7 +221,32 @@ class TestEventKinds:
         [(_, new, _)] = gs.Supervisor.which_children(sup)  # after the restart
 
         assert new != old
-        assert seen == [{"event": "restart", "pid": new, "child_id": "stack"}]
+        assert seen == [
+            {"event": "restart", "pid": sup, "child_id": "stack", "old": old, "new": new}
+        ]
+        gs.Supervisor.stop(sup)
+
+    def test_one_for_all_names_each_old_and_new_pid(
+        self, tracer: Tracer, gs_reports: ReportLog
+    ) -> None:
+        gs_reports.expect("supervisor_report", context="child_terminated", reason="'boom'")
+        sup = gs.Supervisor.start_link(
+            [
+                gs.ChildSpec("a", start=(Stack.start_link, ([],), {})),
+                gs.ChildSpec("b", start=(Stack.start_link, ([],), {})),
+            ],
+            strategy="one_for_all",
+        )
+        before = dict((cid, pid) for cid, pid, _ in gs.Supervisor.which_children(sup))
+        seen = tracer.collect(events=["restart"])
+
+        gs.exit(before["b"], "boom")
+        after = dict((cid, pid) for cid, pid, _ in gs.Supervisor.which_children(sup))
+
+        assert seen == [
+            {"event": "restart", "pid": sup, "child_id": cid, "old": before[cid], "new": after[cid]}
+            for cid in ("a", "b")
+        ]
         gs.Supervisor.stop(sup)
 
     def test_restart_by_a_dynamic_supervisor(self, tracer: Tracer, gs_reports: ReportLog) -> None:
@@ -162,7 +259,7 @@ class TestEventKinds:
         gs.exit(old, "boom")
         [(_, new, _)] = gs.DynamicSupervisor.which_children(sup)
 
-        assert seen == [{"event": "restart", "pid": new, "child_id": None}]
+        assert seen == [{"event": "restart", "pid": sup, "child_id": None, "old": old, "new": new}]
         gs.DynamicSupervisor.stop(sup)
 
     def test_crash_of_a_plain_process(self, tracer: Tracer, gs_reports: ReportLog) -> None:
@@ -242,9 +339,14 @@ class TestOrder:
         monitor, call, server_receive, reply, client_receive = seen
         assert (monitor["pid"], monitor["target"]) == (me, pid)
         assert (call["pid"], call["server"], call["request"]) == (me, pid, "pop")
-        assert server_receive["pid"] == pid
-        assert (reply["pid"], reply["ref"], reply["value"]) == (me, monitor["ref"], "a")
-        assert client_receive["pid"] == me
+        assert (server_receive["pid"], server_receive["msg"]) == (pid, "pop")
+        assert (reply["pid"], reply["to"], reply["ref"], reply["value"]) == (
+            pid,
+            me,
+            monitor["ref"],
+            "a",
+        )
+        assert (client_receive["pid"], client_receive["msg"]) == (me, "a")
         gs.GenServer.stop(pid)
 
     def test_messages_between_two_processes(self, tracer: Tracer) -> None:
@@ -261,9 +363,9 @@ class TestOrder:
         wait_down(ref)
 
         assert seen == [
-            {"event": "send", "pid": pid, "msg": "ping"},
+            {"event": "send", "pid": me, "to": pid, "msg": "ping"},
             {"event": "receive", "pid": pid, "msg": "ping"},
-            {"event": "send", "pid": me, "msg": ("echo", "ping")},
+            {"event": "send", "pid": pid, "to": me, "msg": ("echo", "ping")},
             {"event": "receive", "pid": me, "msg": ("echo", "ping")},
             {"event": "receive", "pid": me, "msg": gs.Down(ref, pid, "normal")},
         ]
@@ -279,21 +381,21 @@ class TestFilters:
 
         assert seen == [{"event": "exit", "pid": pid, "reason": "normal"}]
 
-    def test_pids_keeps_only_events_about_those_pids(self, tracer: Tracer) -> None:
+    def test_pids_keeps_only_what_those_pids_do(self, tracer: Tracer) -> None:
+        me = gs.self()
         a = gs.spawn(waiter)
         b = gs.spawn(waiter)
-        seen = tracer.collect(events=["send"], pids=[b])
+        seen = tracer.collect(events=["send", "receive"], pids=[b])
 
         gs.send(a, "one")
         gs.send(b, "two")
         gs.send(a, "stop")
         gs.send(b, "stop")
-
-        assert seen == [
-            {"event": "send", "pid": b, "msg": "two"},
-            {"event": "send", "pid": b, "msg": "stop"},
-        ]
         wait_all_idle()
+
+        # b received; the main process, not b, did the sending.
+        assert seen == [{"event": "receive", "pid": b, "msg": "stop"}]
+        assert all(e["pid"] != me for e in seen)
 
     def test_an_empty_events_list_sees_nothing(self, tracer: Tracer) -> None:
         seen = tracer.collect(events=[])
@@ -311,7 +413,7 @@ class TestFilters:
         gs.send(me, "hello")
         gs.receive(timeout=5.0)
 
-        assert sends == [{"event": "send", "pid": me, "msg": "hello"}]
+        assert sends == [{"event": "send", "pid": me, "to": me, "msg": "hello"}]
         assert receives == [{"event": "receive", "pid": me, "msg": "hello"}]
 
     def test_an_unknown_kind_raises_value_error(self) -> None:
@@ -344,7 +446,7 @@ class TestRemoveHandler:
         tracer.remove(handle)
         gs.send(me, "not traced")
 
-        assert seen == [{"event": "send", "pid": me, "msg": "traced"}]
+        assert seen == [{"event": "send", "pid": me, "to": me, "msg": "traced"}]
         assert gs.receive(timeout=0) == "traced"
         assert gs.receive(timeout=0) == "not traced"
 
@@ -356,7 +458,7 @@ class TestRemoveHandler:
         tracer.remove(first)
         gs.send(me, "hello")
 
-        assert seen == [{"event": "send", "pid": me, "msg": "hello"}]
+        assert seen == [{"event": "send", "pid": me, "to": me, "msg": "hello"}]
         gs.receive(timeout=0)
 
     def test_removing_twice_raises_value_error(self) -> None:
@@ -388,7 +490,8 @@ class TestHandlerFaults:
         assert Stack.pop(pid) == "b"  # the server works on
         assert Stack.pop(pid) == "a"
 
-        assert kinds(seen) == ["cast", "receive", "receive", "receive"]  # others still see all
+        # The others still see all that the server does.
+        assert kinds(seen) == ["receive", "receive", "reply", "receive", "reply"]
         reports = gs_reports.of("trace_handler_error")
         assert len(reports) == len(seen)  # reported each time: the handler stays installed
         assert {r["handler"] for r in reports} == {repr(broken)}
@@ -407,7 +510,7 @@ class TestHandlerFaults:
         assert gs.receive(timeout=5.0) == ("saw", "stop")
         with pytest.raises(TimeoutError):
             gs.receive(timeout=0)  # exactly one: the handler's own send was not traced
-        assert seen == [{"event": "send", "pid": pid, "msg": "stop"}]
+        assert seen == [{"event": "send", "pid": me, "to": pid, "msg": "stop"}]
         wait_all_idle()
 
     def test_a_handler_that_casts_does_not_recurse(self, tracer: Tracer) -> None:
