@@ -96,13 +96,27 @@ class Connection:
 
     # --- sending ---
 
-    def send(self, ctrl: tuple[object, ...], msg: object = None, *, with_msg: bool = False) -> None:
-        """Queue a control message (and a message); encoding errors raise here."""
+    def send(
+        self,
+        ctrl: tuple[object, ...],
+        msg: object = None,
+        *,
+        with_msg: bool = False,
+        now: bool = False,
+    ) -> None:
+        """Queue a control message (and a message); encoding errors raise here.
+
+        *now* writes at once what is queued (a reply: nothing else is coming
+        from this sender, and the caller waits for it); otherwise the write
+        waits for the sender to park, so what it sends next shares it.
+        """
         nodes = self.nodes
         data = b"p" + encode(ctrl, nodes) + (encode(msg, nodes) if with_msg else b"")
         if self.closed:
             return
         self._enqueue(_s_I.pack(len(data)) + data)
+        if now and not self._draining and self._sock is not None:
+            self._flush()
 
     def _enqueue(self, frame: bytes) -> None:
         self._out.append(frame)

@@ -466,20 +466,27 @@ class LocalNode:
             term = (A_GEN_CAST, msg.request)
         elif kind is Answer:  # the reply to a call that came from there
             assert isinstance(msg, Answer)
-            term = (msg.ref._remote, msg.value)
+            self._send_to(standin, remote, (msg.ref._remote, msg.value), sender, now=True)
+            return
         else:
             term = msg
         self._send_to(standin, remote, term, sender)
 
     def _send_to(
-        self, standin: Process, remote: object, term: object, sender: Process | None
+        self,
+        standin: Process,
+        remote: object,
+        term: object,
+        sender: Process | None,
+        *,
+        now: bool = False,
     ) -> None:
         if type(remote) is RemoteName:
             from_pid = sender.pid if sender is not None else _net_pid()
             ctrl: tuple[object, ...] = (REG_SEND, from_pid, A_EMPTY, Atom(remote.name))
         else:
             ctrl = (SEND, A_EMPTY, standin.pid)
-        self.connection(remote.node).send(ctrl, term, with_msg=True)  # type: ignore[attr-defined]
+        self.connection(remote.node).send(ctrl, term, with_msg=True, now=now)  # type: ignore[attr-defined]
 
     # --- what other nodes tell us ---
 

@@ -205,7 +205,20 @@ def _encode(term: Any, out: bytearray, nodes: Nodes) -> None:
             out += b"i"
             out += _s_I.pack(n)
         for item in term:
-            _encode(item, out, nodes)
+            # The elements of a control message, inline: atoms, small
+            # integers, pids and refs.
+            kind = type(item)
+            if kind is Atom:
+                wire = _atom_wire.get(item)
+                out += wire if wire is not None else atom_wire(item)
+            elif kind is Pid:
+                out += nodes.pid_wire(item)
+            elif kind is int and 0 <= item < 256:
+                out += _SMALL_INTS[item]
+            elif kind is Ref:
+                out += nodes.ref_wire(item)
+            else:
+                _encode(item, out, nodes)
     elif kind is str:
         data = term.encode()
         out += b"m"
@@ -375,6 +388,13 @@ def _decode(data: Any, pos: int, nodes: Nodes) -> tuple[object, int]:
                 pid = nodes.wire_pids.get(data[pos + 1 : end])
                 if pid is not None and end <= size:
                     items.append(pid)
+                    pos = end
+                    continue
+            elif tag == 90 and pos + 4 < size and data[pos + 3] == 119:
+                end = pos + data[pos + 4] + 9 + 4 * _s_H.unpack_from(data, pos + 1)[0]
+                ref = nodes.wire_refs.get(data[pos + 1 : end])
+                if ref is not None and end <= size:
+                    items.append(ref)
                     pos = end
                     continue
             item, pos = _decode(data, pos, nodes)
