@@ -165,13 +165,15 @@ def _rounds(
 def main() -> None:
     home = tempfile.mkdtemp()
     os.environ["HOME"] = home
-    me = gs.node.start("gsbench", cookie=COOKIE)
+    # Names of this run only: benches in other checkouts share the machine's epmd.
+    tag = os.getpid()
+    me = gs.node.start(f"gsbench{tag}", cookie=COOKIE)
     host = me.partition("@")[2]
     codec()
     pid = Echo.start(None)
     gs.register("echo", pid)
-    sup = gs.Supervisor.start_link([gs.node.Peer("gspeer")], strategy="one_for_one")
-    peer = f"gspeer@{host}"
+    sup = gs.Supervisor.start_link([gs.node.Peer(f"gspeer{tag}")], strategy="one_for_one")
+    peer = f"gspeer{tag}@{host}"
     gs.node.spawn(peer, "bench.nodes_bench:serve_echo", (gs.self(),))
     server = gs.receive(timeout=10)
     for _ in range(200):
@@ -193,9 +195,9 @@ def main() -> None:
     try:
         if shutil.which("elixir"):
             serve = SERVER_EX + "GenServer.start(Echo, nil, name: :echo); Process.sleep(:infinity)"
-            beams.append(_elixir_node("exb", serve))
-            beams.append(_elixir_node("exa", CLIENT_EX.replace("@N@", str(N))))
-            twin, client = f"exb@{host}", f"exa@{host}"
+            beams.append(_elixir_node(f"exb{tag}", serve))
+            beams.append(_elixir_node(f"exa{tag}", CLIENT_EX.replace("@N@", str(N))))
+            twin, client = f"exb{tag}@{host}", f"exa{tag}@{host}"
             _wait_for(twin, "echo")
             _wait_for(client, "bench_client")
             elixir = (client, twin, me)
