@@ -61,12 +61,12 @@ from ._proc_lib import start as proc_lib_start
 from ._process import (
     ExitSignal,
     Process,
+    borrow_engine,
     current_process,
     hibernate,
     is_normal,
     refuse_if_dead,
     report_crash,
-    resumer,
 )
 from ._results import UNSET, Ignore, NoReply, Ok, Reply, Stop
 from ._sysmsg import Debug, from_options
@@ -108,7 +108,6 @@ class _Context:
         "server",
         "state",
         "suspended",
-        "wake",
     )
 
     def __init__(
@@ -127,7 +126,14 @@ class _Context:
         self.last: object = None
         self.suspended = False
         self.state: Any = None  # kept here while the server is dormant
-        self.wake = resumer(proc, _resume, self)
+
+    def __call__(self) -> None:
+        """The next message has come to the dormant server: resume its loop.
+
+        The context is its own wake function (``hibernate``'s *wake*): no
+        extra objects per server for the cyclic GC to walk.
+        """
+        borrow_engine(self.proc, _resume, (self,), _NO_KWARGS)
 
     def event(self, event: dict[str, Any]) -> None:
         """Pass a debug event on (only called while debug options are on)."""
@@ -253,7 +259,7 @@ def _loop(ctx: _Context, state: Any, flow: Ok[Any] | Reply[Any] | NoReply[Any]) 
                 if msg is EMPTY:
                     # (A dead process's queue is gone: hibernate raises Exit.)
                     ctx.state = state
-                    return hibernate(proc, ctx.wake)
+                    return hibernate(proc, ctx)
                 proc.reductions += 1
                 if _instrument.enabled:
                     _instrument.emit("receive", proc.pid, msg=_instrument.shown(msg))
@@ -396,10 +402,11 @@ def _terminate(
 def _hibernate(ctx: _Context, state: object) -> object:
     ctx.proc.mailbox.compact()
     ctx.state = state
-    return hibernate(ctx.proc, ctx.wake)
+    return hibernate(ctx.proc, ctx)
 
 
 _AWAKE: Final = NoReply(None)
+_NO_KWARGS: Final[dict[str, Any]] = {}
 
 
 def _resume(ctx: _Context) -> object:

@@ -104,8 +104,13 @@ def demonitor_process(watcher: Process, ref: Ref, flush: bool = False) -> bool:
         target = watcher.monitors.pop(ref, None)
         if target is not None:
             found = True
-            if target.monitored_by is not None:
-                target.monitored_by.pop(ref, None)
+            watchers = target.monitored_by
+            if watchers is not None:
+                watchers.pop(ref, None)
+                if not watchers:
+                    # A server called once keeps no empty table: a million idle
+                    # servers would hold a million dicts for the GC to walk.
+                    target.monitored_by = None
             if target.remote is not None:
                 _process.remote_backend.demonitor(watcher, target, ref)
     if flush and not found:

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from functools import partial
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, final
 
 from gevent import Greenlet
@@ -301,7 +300,7 @@ def spawn_process(
         _instrument.emit(
             "spawn", proc.pid, parent=_instrument.actor(), fn=fn, link=link, monitor=monitor
         )
-    _borrow_engine(proc, fn, args, kwargs)
+    borrow_engine(proc, fn, args, kwargs)
     return proc, ref
 
 
@@ -340,7 +339,7 @@ _NO_ARGS: Final[tuple[object, ...]] = ()
 _NO_KWARGS: Final[dict[str, Any]] = {}
 
 
-def _borrow_engine(
+def borrow_engine(
     proc: Process, fn: Callable[..., object], args: tuple[object, ...], kwargs: dict[str, Any]
 ) -> None:
     """Schedule ``fn(*args, **kwargs)`` as *proc*'s code on a pooled or new engine."""
@@ -425,21 +424,13 @@ class _Hibernated:
 HIBERNATED: Final = _Hibernated()
 
 
-def resumer(proc: Process, resume: Callable[..., object], *args: object) -> Callable[[], None]:
-    """Return what ``hibernate`` needs to run ``resume(*args)`` on a borrowed engine.
-
-    Make it once per process and reuse it: it is called at each wake-up.
-    """
-    return partial(_borrow_engine, proc, resume, args, _NO_KWARGS)
-
-
 def hibernate(proc: Process, wake: Callable[[], None]) -> object:
     """Let *proc* (the current process) give up its engine until a message comes.
 
     Returns ``HIBERNATED``, which the process's function must return at once:
     its stack unwinds and its engine goes back to the pool. The next message
-    calls *wake* (from ``resumer(proc, resume)``), which borrows an engine
-    to run ``resume()`` as the rest of the process. A behaviour does this
+    calls *wake* (no arguments), which borrows an engine (``borrow_engine``)
+    to run the rest of the process. A behaviour does this
     whenever its mailbox is empty: an idle server holds no greenlet, only
     its state.
 
