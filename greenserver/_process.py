@@ -335,8 +335,6 @@ _Job = tuple["Process", Callable[..., object], tuple[object, ...], dict[str, Any
 # engine that is started already carries no recursion depth along.
 _pool: list[Engine] = []
 POOL_MAX: Final = 256
-_NO_ARGS: Final[tuple[object, ...]] = ()
-_NO_KWARGS: Final[dict[str, Any]] = {}
 
 
 def borrow_engine(
