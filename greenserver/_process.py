@@ -44,7 +44,7 @@ from . import _instrument, _reports, _scheduler
 from ._errors import Exit
 from ._mailbox import Mailbox
 from ._pid import Pid, Ref
-from ._scheduler import hub, make_ready, real_get_ident
+from ._scheduler import hub, real_get_ident
 
 if TYPE_CHECKING:
     from gevent.hub import Hub
@@ -340,10 +340,19 @@ POOL_MAX: Final = 256
 def borrow_engine(
     proc: Process, fn: Callable[..., object], args: tuple[object, ...], kwargs: dict[str, Any]
 ) -> None:
-    """Schedule ``fn(*args, **kwargs)`` as *proc*'s code on a pooled or new engine."""
-    engine = _pool.pop() if _pool else Engine(_engine_main, hub())
-    engine.gs_process = proc
-    make_ready(engine, None, 0, (proc, fn, args, kwargs))
+    """Schedule ``fn(*args, **kwargs)`` as *proc*'s code on a pooled or new engine.
+
+    The engine is taken when the job's turn comes (``_scheduler.schedule_job``):
+    often the very engine that just finished the job before it.
+    """
+    _scheduler.schedule_job((proc, fn, args, kwargs))
+
+
+def _take_engine() -> Engine:
+    return _pool.pop() if _pool else Engine(_engine_main, hub())
+
+
+_scheduler.engine_source = _take_engine
 
 
 def idle_engines() -> list[RawGreenlet]:

@@ -86,10 +86,12 @@ TIMEOUT: Final = _WakeValue("TIMEOUT")
 INTERRUPT: Final = _WakeValue("INTERRUPT")
 
 # (greenlet, waitable or None for a first start, seq, value to switch in)
-_ReadyEntry = tuple[RawGreenlet, "Wait | None", int, object]
+# (None, None, 0, job) is a job waiting for an engine (see schedule_job).
+_ReadyEntry = tuple["RawGreenlet | None", "Wait | None", int, object]
 
 _ready: deque[_ReadyEntry] = deque()
-_starting: deque[_ReadyEntry] = deque()  # unstarted greenlets: the hub starts them
+# Unstarted greenlets: only the hub starts them.
+_starting: deque[tuple[RawGreenlet, Wait | None, int, object]] = deque()
 _unarmed: list[tuple[Wait, int, RawGreenlet, float]] = []
 _pass_scheduled = False
 _budget = HANDOFF_BUDGET
@@ -144,6 +146,37 @@ def make_ready(glet: RawGreenlet, box: Wait | None, seq: int, value: object) -> 
         hub().loop.run_callback(_hub_pass)
 
 
+def schedule_job(job: object) -> None:
+    """Queue *job* to run on an engine that is only taken when its turn comes.
+
+    Taking the engine late matters under load: ten thousand processes woken
+    in one loop pass would otherwise hold ten thousand engines at once (the
+    pool runs dry and new greenlets are made and thrown away), where taking
+    them in turn lets one engine, given back, serve the next job at once.
+    """
+    global _pass_scheduled
+    _ready.append((None, None, 0, job))
+    if not _pass_scheduled:
+        _pass_scheduled = True
+        hub().loop.run_callback(_hub_pass)
+
+
+def _start_later(glet: RawGreenlet, value: object) -> None:
+    global _pass_scheduled
+    _starting.append((glet, None, 0, value))
+    if not _pass_scheduled:
+        _pass_scheduled = True
+        hub().loop.run_callback(_hub_pass)
+
+
+def _no_engines() -> RawGreenlet:
+    raise RuntimeError("a job was scheduled before the kernel gave the scheduler its engines")
+
+
+# Where a job's engine comes from: the kernel's pool (``_process`` sets it).
+engine_source: Callable[[], RawGreenlet] = _no_engines
+
+
 def park(box: Wait, deadline: float | None) -> object:
     """Block the current greenlet until it is woken; return the wake value.
 
@@ -160,9 +193,15 @@ def park(box: Wait, deadline: float | None) -> object:
     ready = _ready
     while ready and _budget > 0:
         glet, other, seq, value = ready.popleft()
-        if other is None or other._seq == seq:
-            _budget -= 1
-            return _switch(glet, value)
+        if glet is None:  # a job: an engine is taken now, when it is its turn
+            glet = engine_source()
+            if not glet:  # a new engine: only the hub starts one
+                _start_later(glet, value)
+                continue
+        elif other is not None and other._seq != seq:
+            continue  # a stale wake-up: that wait is over
+        _budget -= 1
+        return _switch(glet, value)
     h = _hub if _hub is not None else hub()
     if getcurrent() is h:
         raise RuntimeError("cannot block inside the gevent hub (a loop callback)")
@@ -183,9 +222,15 @@ def idle() -> object:
     ready = _ready
     while ready and _budget > 0:
         glet, other, seq, value = ready.popleft()
-        if other is None or other._seq == seq:
-            _budget -= 1
-            return _switch(glet, value)
+        if glet is None:  # a job: an engine is taken now, when it is its turn
+            glet = engine_source()
+            if not glet:  # a new engine: only the hub starts one
+                _start_later(glet, value)
+                continue
+        elif other is not None and other._seq != seq:
+            continue  # a stale wake-up: that wait is over
+        _budget -= 1
+        return _switch(glet, value)
     h = _hub if _hub is not None else hub()
     if getcurrent() is h:
         raise RuntimeError("cannot block inside the gevent hub (a loop callback)")
@@ -233,9 +278,11 @@ def _hub_pass() -> None:
     for _ in range(len(ready)):
         if not ready:
             break
-        glet, box, seq, value = ready.popleft()
-        if box is None or box._seq == seq:
-            _switch(glet, value)
+        entry, box, seq, value = ready.popleft()
+        if entry is None:
+            _switch(engine_source(), value)  # the hub may start a new engine
+        elif box is None or box._seq == seq:
+            _switch(entry, value)
     if (ready or starting or _unarmed) and not _pass_scheduled:
         _pass_scheduled = True
         hub().loop.run_callback(_hub_pass)
