@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from gevent.hub import Hub
 
 HANDOFF_BUDGET: Final = 100
+PASS_LIMIT: Final = 1000
 
 
 class Wait:
@@ -275,7 +276,10 @@ def _hub_pass() -> None:
         if box is None or box._seq == seq:
             _switch(glet, value)
     ready = _ready
-    for _ in range(len(ready)):
+    # At most PASS_LIMIT switches per pass: a hundred thousand processes woken
+    # at once (a supervisor stopping its children) then run over several
+    # passes, and gevent polls sockets and timers in between.
+    for _ in range(min(len(ready), PASS_LIMIT)):
         if not ready:
             break
         entry, box, seq, value = ready.popleft()

@@ -1011,3 +1011,28 @@ class TestMessagesOut:
         assert served["messages_out"] == 1  # its reply
         assert gs.receive(timeout=0) == "to myself"
         gs.GenServer.stop(server)
+
+
+class TestFairness:
+    def test_a_burst_of_wakes_lets_the_hub_poll_in_between(self) -> None:
+        """Thousands of processes woken at once run over several hub passes.
+
+        A hub callback queued after the wakes (as a socket's or a timer's
+        would be) runs before the last of them, not after all of them.
+        """
+        order: list[object] = []
+
+        def sleeper(i: int) -> None:
+            gs.receive(lambda m: m == "go")
+            order.append(i)
+
+        refs = [gs.spawn_monitor(sleeper, i) for i in range(3000)]
+        wait_all_idle()
+        for pid, _ in refs:
+            gs.send(pid, "go")
+        gevent.get_hub().loop.run_callback(order.append, "hub polled")
+        for _, ref in refs:
+            wait_down(ref)
+
+        assert len(order) == 3001
+        assert order.index("hub polled") < 2000
