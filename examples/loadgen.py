@@ -203,6 +203,29 @@ class Report:
         return self.requests / self.seconds if self.seconds > 0 else 0.0
 
 
+def make_report(
+    clients: int,
+    requests: int,
+    errors: int,
+    seconds: float,
+    histogram: Counter[int],
+    bytes_per_client: float,
+) -> Report:
+    """Summarize a run: the percentiles come from the histogram of latencies."""
+    return Report(
+        clients=clients,
+        requests=requests,
+        errors=errors,
+        seconds=seconds,
+        p50_us=percentile(histogram, 0.50),
+        p90_us=percentile(histogram, 0.90),
+        p99_us=percentile(histogram, 0.99),
+        max_us=bucket_top(max(histogram)) if histogram else 0.0,
+        bytes_per_client=bytes_per_client,
+        histogram=histogram,
+    )
+
+
 def run(
     host: str = "127.0.0.1",
     port: int = 6380,
@@ -240,18 +263,7 @@ def run(
         elapsed = time.monotonic() - started
     finally:
         gs.DynamicSupervisor.stop(sup)
-    report = Report(
-        clients=clients,
-        requests=total,
-        errors=errors,
-        seconds=elapsed,
-        p50_us=percentile(histogram, 0.50),
-        p90_us=percentile(histogram, 0.90),
-        p99_us=percentile(histogram, 0.99),
-        max_us=bucket_top(max(histogram)) if histogram else 0.0,
-        bytes_per_client=per_client,
-        histogram=histogram,
-    )
+    report = make_report(clients, total, errors, elapsed, histogram, per_client)
     if out is not None:
         print(file=out)
         print(format_report(report), file=out)
@@ -306,18 +318,8 @@ def run_on_nodes(
         gs.Supervisor.stop(sup)
         if started_here:
             gs.node.stop()
-    report = Report(
-        clients=clients,
-        requests=total,
-        errors=errors,
-        seconds=elapsed,
-        p50_us=percentile(histogram, 0.50),
-        p90_us=percentile(histogram, 0.90),
-        p99_us=percentile(histogram, 0.99),
-        max_us=bucket_top(max(histogram)) if histogram else 0.0,
-        bytes_per_client=sum(rss_per_client) / len(rss_per_client) if rss_per_client else 0.0,
-        histogram=histogram,
-    )
+    per_client = sum(rss_per_client) / len(rss_per_client) if rss_per_client else 0.0
+    report = make_report(clients, total, errors, elapsed, histogram, per_client)
     if out is not None:
         print(format_report(report), file=out)
     return report

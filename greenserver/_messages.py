@@ -70,22 +70,17 @@ def receive_in(
     if timeout is not None and (type(timeout) is not float or not timeout >= 0.0):
         _check_timeout(timeout)
     if not proc.alive:
-        proc.exit_raised = True
         raise exit_of(proc)
     try:
         msg = proc.mailbox.get(match, timeout, start, in_sender)
     except Interrupted:
-        proc.exit_raised = True
         raise exit_of(proc) from None
     except TimeoutError:
-        if not proc.alive:  # mypy cannot see the switch inside get()
-            proc.exit_raised = True  # type: ignore[unreachable]
+        if not proc.alive:  # killed while it waited
             raise exit_of(proc) from None
         raise
     # Woken for a message, then killed before it ran: it must not go on.
-    # (mypy cannot see that the switch inside get() may change proc.alive.)
     if not proc.alive:
-        proc.exit_raised = True  # type: ignore[unreachable]
         raise exit_of(proc)
     proc.reductions += 1
     if _instrument.enabled:

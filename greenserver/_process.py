@@ -86,14 +86,12 @@ class Engine(RawGreenlet):
     def switch(self, *args: Any, **kwargs: Any) -> Any:
         proc = self.gs_process
         if not proc.alive:
-            proc.exit_raised = True
             return _raw_throw(self, exit_of(proc))
         return _raw_switch(self, *args, **kwargs)
 
     def throw(self, *args: Any) -> Any:
         proc = self.gs_process
         if not proc.alive:
-            proc.exit_raised = True
             return _raw_throw(self, exit_of(proc))
         return _raw_throw(self, *args)
 
@@ -193,7 +191,6 @@ def current_process() -> Process:
     if not proc.alive:
         if proc.adopted and proc.exit_raised:
             return _adopt(glet)
-        proc.exit_raised = True
         raise exit_of(proc)
     return proc
 
@@ -207,7 +204,6 @@ def refuse_if_dead() -> Process | None:
     """
     proc: Process | None = getattr(getcurrent(), "gs_process", None)
     if proc is not None and not proc.alive and not (proc.adopted and proc.exit_raised):
-        proc.exit_raised = True
         raise exit_of(proc)
     return proc
 
@@ -445,7 +441,6 @@ def hibernate(proc: Process, wake: Callable[[], None]) -> object:
         Exit: *proc* is dead.
     """
     if not proc.alive:
-        proc.exit_raised = True
         raise exit_of(proc)
     engine = getcurrent()
     if engine is proc.engine:
@@ -595,7 +590,6 @@ def _throw_exit(proc: Process) -> None:
     engine = proc.engine
     if engine is None or engine.dead or proc.exit_raised:
         return
-    proc.exit_raised = True
     if isinstance(engine, Greenlet):
         _raw_throw(engine, exit_of(proc, _QuietExit))
     else:
@@ -603,7 +597,12 @@ def _throw_exit(proc: Process) -> None:
 
 
 def exit_of(proc: Process, kind: type[Exit] = Exit) -> Exit:
-    """Return the ``Exit`` a dead process raises: its reason and who killed it."""
+    """Return the ``Exit`` a dead process gets now: its reason and who killed it.
+
+    Only called to raise or throw it, so it also notes that the process got
+    its ``Exit`` (an adopted greenlet is then adopted anew on next use).
+    """
+    proc.exit_raised = True
     return kind(proc.reason, proc.signal_from)
 
 
@@ -622,7 +621,6 @@ def at_death(proc: Process, cleanup: Callable[[], object]) -> None:
 
 def raise_if_dead(proc: Process) -> None:
     if not proc.alive:
-        proc.exit_raised = True
         raise exit_of(proc)
 
 

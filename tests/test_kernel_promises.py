@@ -468,20 +468,26 @@ class TestMatchesRunInTheReceiver:
 # --- 6. exceptions of every kind ------------------------------------------------------
 
 
+def spawn_adopted_handler() -> tuple[gevent.Greenlet[[], None], gs.Pid]:
+    """Spawn a gevent greenlet that becomes a process, then parks in gevent."""
+    test = gs.self()
+
+    def handler() -> None:
+        gs.send(test, ("adopted", gs.self()))
+        gevent.event.Event().wait()  # parked in gevent, not in a receive
+
+    glet = gevent.spawn(handler)
+    msg = gs.receive(lambda m: m[0] == "adopted", timeout=BOUND)
+    assert isinstance(msg, tuple)
+    return glet, msg[1]
+
+
 class TestExceptionsAreAccountedFor:
     def test_a_killed_adopted_greenlet_ends_quietly(
         self, capfd: pytest.CaptureFixture[str]
     ) -> None:
-        test = gs.self()
-
-        def handler() -> None:
-            gs.send(test, ("adopted", gs.self()))
-            gevent.event.Event().wait()  # parked in gevent, not in a receive
-
-        glet = gevent.spawn(handler)
-        msg = gs.receive(lambda m: m[0] == "adopted", timeout=BOUND)
-        assert isinstance(msg, tuple)
-        gs.exit(msg[1], "kill")
+        glet, pid = spawn_adopted_handler()
+        gs.exit(pid, "kill")
         glet.join(BOUND)
         assert glet.dead
         assert glet.exception is None
@@ -489,16 +495,8 @@ class TestExceptionsAreAccountedFor:
 
     @pytest.mark.parametrize("kill", ["gevent.kill", "greenlet.kill"])
     def test_an_adopted_greenlet_killed_by_gevent_exits_killed(self, kill: str) -> None:
-        test = gs.self()
-
-        def handler() -> None:
-            gs.send(test, ("adopted", gs.self()))
-            gevent.event.Event().wait()  # parked in gevent, not in a receive
-
-        glet = gevent.spawn(handler)
-        msg = gs.receive(lambda m: m[0] == "adopted", timeout=BOUND)
-        assert isinstance(msg, tuple)
-        ref = gs.monitor(msg[1])
+        glet, pid = spawn_adopted_handler()
+        ref = gs.monitor(pid)
         if kill == "gevent.kill":
             gevent.kill(glet)
         else:
